@@ -1,0 +1,157 @@
+"""The original MSROI compression (Prakash et al., DCC 2017, design §2.3), vectorised.
+
+1. Encode the image with standard JPEG at Q = 10, 20, ..., 100 and decode each (the ladder).
+2. Per pixel, a level from the map picks which decode the pixel is copied from (the mosaic);
+   levels are ladder indices 1..9, i.e. Q20..Q100.
+3. Re-encode the mosaic as one standard JPEG at the highest Q whose file fits the budget
+   ``size(standard JPEG at base Q) * (1 + threshold_pct / 100)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import encoder
+from .encoder import EncoderOptions
+
+LADDER_QUALITIES = tuple(range(10, 101, 10))  # index i -> Q = 10 * (i + 1)
+SELECTION_MODELS = (1, 2, 3, 4, 5, 6)
+
+
+def quality_ladder(rgb: np.ndarray, options: EncoderOptions = EncoderOptions()) -> np.ndarray:
+    """Decodes of ``rgb`` encoded at Q10..Q100; returns ``(10, H, W, 3)`` uint8."""
+    return np.stack([encoder.decode(encoder.encode(rgb, q, options)) for q in LADDER_QUALITIES])
+
+
+def _level_from_quality(q: np.ndarray) -> np.ndarray:
+    return np.asarray(q, dtype=np.int64) // 10 - 1
+
+
+def selection_levels(saliency: np.ndarray, model: int = 3) -> np.ndarray:
+    """Ladder index (1..9, i.e. Q20..Q100) per pixel for selection model 1..6 of design §2.3.
+
+    Takes a 2-D float map (any range; only its order and, for models 1-2, its mean/max
+    matter); returns an int array of the same shape.
+
+    1. value > mean -> Q100, else Q70.
+    2. ``floor(10 * value / max) + 2`` -> Q30..Q100 (clipped); a map whose max is <= 0
+       (for example constant zero) gives Q30 everywhere instead of dividing by zero.
+    3. deciles: a pixel at or above k of the nine interior deciles (10th..90th percentile)
+       gets Q = 10 * (k + 1), clipped to Q20..Q100. The original binned values over
+       eleven edges so that a pixel equal to the map maximum fell into an eleventh bin
+       past the ladder; here the maximum is at or above all nine deciles, i.e. Q100.
+       A constant map is at or above every decile: Q100 everywhere.
+    4. < 20th percentile Q50, < 60th Q70, < 90th Q90, else Q100.
+    5. < median Q30, else Q90.
+    6. < median Q80, else Q100.
+    """
+    m = np.asarray(saliency, dtype=np.float64)
+    if model == 1:
+        q = np.where(m > m.mean(), 100, 70)
+    elif model == 2:
+        mx = m.max()
+        ratio = m / mx if mx > 0 else np.zeros_like(m)
+        q = 10 * (np.floor(10 * ratio) + 2)
+    elif model == 3:
+        edges = np.percentile(m, np.arange(10, 100, 10))
+        k = np.searchsorted(edges, m, side="right")
+        q = 10 * (k + 1)
+    elif model == 4:
+        p20, p60, p90 = np.percentile(m, [20, 60, 90])
+        q = np.select([m < p20, m < p60, m < p90], [50, 70, 90], 100)
+    elif model == 5:
+        q = np.where(m < np.median(m), 30, 90)
+    elif model == 6:
+        q = np.where(m < np.median(m), 80, 100)
+    else:
+        raise ValueError(f"selection model must be one of {SELECTION_MODELS}, got {model!r}")
+    return np.clip(_level_from_quality(q), 1, 9)
+
+
+def mosaic(ladder: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Pick each pixel from ``ladder[levels[y, x], y, x]``; returns ``(H, W, 3)`` uint8."""
+    idx = np.broadcast_to(levels[None, :, :, None], (1,) + ladder.shape[1:])
+    return np.take_along_axis(ladder, idx, axis=0)[0]
+
+
+def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOptions()):
+    """Highest JPEG quality whose file is <= ``budget`` bytes, by bisection over Q 1..100.
+
+    Returns ``(quality, data, fits)``. Every claim is verified by an encode: the returned
+    file is <= budget, and (unless Q = 100) the file at quality + 1 was encoded and is
+    > budget. File size is not strictly monotone in Q, so a higher Q further up may fit
+    too; the result is a verified local maximum, as the bisection does not assume more.
+    When even Q1 is over budget, returns ``(1, data_at_q1, False)``.
+    """
+    cache: dict[int, bytes] = {}
+
+    def size(q: int) -> int:
+        if q not in cache:
+            cache[q] = encoder.encode(rgb, q, options)
+        return len(cache[q])
+
+    if size(100) <= budget:
+        return 100, cache[100], True
+    if size(1) > budget:
+        return 1, cache[1], False
+    lo, hi = 1, 100  # invariant: size(lo) <= budget < size(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if size(mid) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    if hi != lo + 1 or size(lo) > budget or size(hi) <= budget:  # pragma: no cover - invariant
+        raise AssertionError("bisection invariant broken")
+    return lo, cache[lo], True
+
+
+def budget_bytes(baseline_bytes: int, threshold_pct: float) -> int:
+    """The byte budget: ``floor(baseline_bytes * (1 + threshold_pct / 100))``."""
+    return int(np.floor(baseline_bytes * (1.0 + threshold_pct / 100.0) + 1e-9))
+
+
+def compress_original(
+    rgb: np.ndarray,
+    saliency: np.ndarray,
+    selection: int = 3,
+    base_quality: int = 50,
+    threshold_pct: float = 1.0,
+    options: EncoderOptions = EncoderOptions(),
+    ladder: np.ndarray | None = None,
+) -> tuple[bytes, bytes, dict]:
+    """Compress ``rgb`` guided by ``saliency`` (a 2-D map, resized to the image if needed).
+
+    Returns ``(output_jpeg, baseline_jpeg, record)``: the output is one standard JPEG; the
+    baseline is standard JPEG at ``base_quality``; the record holds bytes, final Q, base bytes,
+    budget, whether the budget was met, and the settings. A precomputed ``ladder`` may be
+    passed to share it between settings.
+    """
+    from .io import resize_map
+
+    if threshold_pct < 0:
+        raise ValueError(f"threshold_pct must be >= 0, got {threshold_pct}")
+    h, w = rgb.shape[:2]
+    if saliency.shape != (h, w):
+        saliency = resize_map(saliency, (h, w))
+    if ladder is None:
+        ladder = quality_ladder(rgb, options)
+    mixed = mosaic(ladder, selection_levels(saliency, selection))
+    baseline = encoder.encode(rgb, base_quality, options)
+    budget = budget_bytes(len(baseline), threshold_pct)
+    final_q, data, fits = fit_budget(mixed, budget, options)
+    record = {
+        "method": "original",
+        "selection": selection,
+        "base_quality": base_quality,
+        "threshold_pct": threshold_pct,
+        "bytes": len(data),
+        "final_quality": final_q,
+        "base_bytes": len(baseline),
+        "budget_bytes": budget,
+        "fits_budget": fits,
+        "width": w,
+        "height": h,
+        **options.as_dict(),
+    }
+    return data, baseline, record

@@ -1,0 +1,48 @@
+"""Saliency maps that need no CNN: baselines and ablations for the semantic maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .io import read_map
+
+PRIOR_SOURCES = ("uniform", "center")
+MAP_SUFFIXES = (".png", ".npy", ".tif", ".tiff", ".pgm")
+
+
+def uniform_map(shape: tuple[int, int]) -> np.ndarray:
+    """A constant map of ``shape`` (all ones): no semantics at all."""
+    return np.ones(shape, dtype=np.float64)
+
+
+def center_map(shape: tuple[int, int], sigma: float = 0.25) -> np.ndarray:
+    """A Gaussian centre prior of ``shape``, peak 1 at the centre.
+
+    ``sigma`` is a fraction of each side (so the prior follows the aspect ratio).
+    """
+    h, w = shape
+    y = (np.arange(h) + 0.5) / h - 0.5
+    x = (np.arange(w) + 0.5) / w - 0.5
+    return np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2.0 * sigma**2))
+
+
+def file_map(maps_dir, stem: str, shape: tuple[int, int]) -> np.ndarray:
+    """The user's map for image ``stem`` from ``maps_dir`` (``stem.png``/``.npy``/...), resized to ``shape``."""
+    maps_dir = Path(maps_dir)
+    for suffix in MAP_SUFFIXES:
+        p = maps_dir / f"{stem}{suffix}"
+        if p.is_file():
+            return read_map(p, shape)
+    raise InputError(maps_dir / stem, f"no map for image {stem!r} in {maps_dir} (looked for {', '.join(MAP_SUFFIXES)})")
+
+
+def prior_map(source: str, shape: tuple[int, int], sigma: float = 0.25) -> np.ndarray:
+    """Map for a prior ``source`` ('uniform' or 'center') of ``shape``."""
+    if source == "uniform":
+        return uniform_map(shape)
+    if source == "center":
+        return center_map(shape, sigma)
+    raise ValueError(f"unknown prior map source {source!r}; known: {PRIOR_SOURCES}")

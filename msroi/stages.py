@@ -1,0 +1,138 @@
+"""The pipeline's stages as functions over paths (called by the CLI and the workflow's scripts).
+
+Each stage reads plain files (images, PNG/NPY maps, JPEGs, CSVs), writes its outputs
+atomically and returns what it wrote; nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import compress, encoder, io, priors
+from .encoder import EncoderOptions
+from .errors import MsroiError
+
+_UNSAFE = re.compile(r"[^\w.+-]+", re.UNICODE)
+
+
+def image_ids(paths) -> dict[str, Path]:
+    """Map each input image to a unique id usable as a file name.
+
+    The id is the file's stem with runs of characters other than letters, digits, ``.``,
+    ``_``, ``+``, ``-`` replaced by ``_`` (so spaces and shell metacharacters never reach a
+    path, and no id contains a path separator); when two inputs share an id (``a.png``,
+    ``a.jpg``) each gets its suffix appended (``a_png``, ``a_jpg``). Returns id -> path,
+    sorted by id.
+    """
+    paths = [Path(p) for p in paths]
+
+    def clean(s: str) -> str:
+        s = _UNSAFE.sub("_", s).strip("._") or "image"
+        return s
+
+    stems = [clean(p.stem) for p in paths]
+    ids = {}
+    for p, s in zip(paths, stems):
+        key = s if stems.count(s) == 1 else clean(f"{p.stem}_{p.suffix.lstrip('.')}")
+        n, base = 2, key
+        while key in ids:
+            key, n = f"{base}_{n}", n + 1
+        ids[key] = p
+    return dict(sorted(ids.items()))
+
+
+def check_images(images: dict[str, Path], out_csv, max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Decode every image once; write a table (id, path, ok, width, height, error) to ``out_csv``.
+
+    Bad files do not raise: each is reported on stderr in one line and recorded with
+    ok=False, so the rest of the pipeline runs on the good ones.
+    """
+    rows = []
+    for i, (key, path) in enumerate(images.items(), 1):
+        try:
+            rgb = io.read_image(path, max_pixels)
+            rows.append({"id": key, "path": str(path), "ok": True, "width": rgb.shape[1], "height": rgb.shape[0], "error": ""})
+        except MsroiError as e:
+            print(f"msroi: skipping {e}", file=sys.stderr)
+            rows.append({"id": key, "path": str(path), "ok": False, "width": 0, "height": 0, "error": e.problem if hasattr(e, "problem") else str(e)})
+        print(f"[{i}/{len(images)}] checked {path}", file=sys.stderr)
+    df = pd.DataFrame(rows, columns=["id", "path", "ok", "width", "height", "error"])
+    write_csv(out_csv, df)
+    return df
+
+
+def write_csv(path, df: pd.DataFrame) -> None:
+    """Write a DataFrame as CSV atomically (no index)."""
+    buf = _io.StringIO()
+    df.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
+    io.write_text(path, buf.getvalue())
+
+
+def make_prior_map(image_path, source: str, out_path, max_pixels: int = io.DEFAULT_MAX_PIXELS, sigma: float = 0.25) -> Path:
+    """Write the ``source`` prior map ('uniform'/'center') at the image's size as a 16-bit PNG."""
+    rgb = io.read_image(image_path, max_pixels)
+    m = priors.prior_map(source, rgb.shape[:2], sigma)
+    save_map_png(out_path, m)
+    return Path(out_path)
+
+
+def copy_user_map(image_path, maps_dir, stem: str, out_path, max_pixels: int = io.DEFAULT_MAX_PIXELS) -> Path:
+    """Write the user's map for ``stem`` from ``maps_dir``, resized to the image, as a 16-bit PNG."""
+    rgb = io.read_image(image_path, max_pixels)
+    save_map_png(out_path, priors.file_map(maps_dir, stem, rgb.shape[:2]))
+    return Path(out_path)
+
+
+def save_map_png(path, m: np.ndarray) -> None:
+    """Save a map in [0, 1] as a 16-bit greyscale PNG (values outside are clipped)."""
+    io.save_png(path, np.rint(np.clip(m, 0.0, 1.0) * 65535.0).astype(np.uint16))
+
+
+def compress_settings(
+    image_path,
+    map_path,
+    selection: int,
+    settings: list[tuple[int, float]],
+    out_paths: list,
+    records_csv,
+    options: EncoderOptions = EncoderOptions(),
+    max_pixels: int = io.DEFAULT_MAX_PIXELS,
+) -> pd.DataFrame:
+    """Run the original compression for one image, map and selection model over many
+    ``(base_quality, threshold_pct)`` settings, sharing the quality ladder.
+
+    Writes each output JPEG to the matching ``out_paths`` entry and one record per output
+    to ``records_csv``; returns the records.
+    """
+    if len(settings) != len(out_paths):
+        raise ValueError("one output path per setting is needed")
+    rgb = io.read_image(image_path, max_pixels)
+    sal = io.read_map(map_path, rgb.shape[:2])
+    ladder = compress.quality_ladder(rgb, options)
+    records = []
+    for (bq, t), out in zip(settings, out_paths):
+        data, _, rec = compress.compress_original(rgb, sal, selection, bq, t, options, ladder=ladder)
+        if not rec["fits_budget"]:
+            print(f"msroi: {image_path}: no quality fits the budget of {rec['budget_bytes']} bytes "
+                  f"(base Q{bq}, +{t}%); wrote Q1 at {rec['bytes']} bytes, flagged fits_budget=False", file=sys.stderr)
+        io.write_bytes(out, data)
+        records.append({**rec, "output": str(out)})
+    df = pd.DataFrame(records)
+    write_csv(records_csv, df)
+    return df
+
+
+def write_baselines(image_path, qualities: list[int], out_paths: list, options: EncoderOptions = EncoderOptions(),
+                    max_pixels: int = io.DEFAULT_MAX_PIXELS) -> list[Path]:
+    """Write standard JPEGs of the image at each quality (the comparison baselines)."""
+    rgb = io.read_image(image_path, max_pixels)
+    for q, out in zip(qualities, out_paths):
+        io.write_bytes(out, encoder.encode(rgb, q, options))
+    return [Path(p) for p in out_paths]
