@@ -136,3 +136,68 @@ def write_baselines(image_path, qualities: list[int], out_paths: list, options: 
     for q, out in zip(qualities, out_paths):
         io.write_bytes(out, encoder.encode(rgb, q, options))
     return [Path(p) for p in out_paths]
+
+
+def _score_row(ref: np.ndarray, jpeg_path, roi=None) -> dict:
+    from .metrics import all_metrics
+
+    data = Path(jpeg_path).read_bytes()
+    dist = encoder.decode(data)
+    h, w = ref.shape[:2]
+    return {"bytes": len(data), "bpp": 8.0 * len(data) / (h * w), **all_metrics(ref, dist, roi)}
+
+
+def score_records(image_path, records_csv, out_csv, source: str, image_id: str, roi=None,
+                  max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Score every output listed in ``records_csv`` against its original image.
+
+    Returns (and writes to ``out_csv``) the records joined with all metrics, one row per
+    output, tagged with the map ``source`` and ``image_id``.
+    """
+    ref = io.read_image(image_path, max_pixels)
+    records = pd.read_csv(records_csv)
+    rows = []
+    for rec in records.to_dict("records"):
+        rows.append({"image": image_id, "map_source": source, **rec, **_score_row(ref, rec["output"], roi)})
+    df = pd.DataFrame(rows)
+    write_csv(out_csv, df)
+    return df
+
+
+def score_baselines(image_path, jpeg_paths, qualities, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(),
+                    roi=None, max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Score the standard JPEG baselines of one image; one row per quality, method 'jpeg'."""
+    ref = io.read_image(image_path, max_pixels)
+    rows = []
+    for q, path in zip(qualities, jpeg_paths):
+        rows.append({"image": image_id, "map_source": "none", "method": "jpeg", "selection": 0, "base_quality": q,
+                     "threshold_pct": 0.0, "final_quality": q, "fits_budget": True, "output": str(path),
+                     **options.as_dict(), **_score_row(ref, path, roi)})
+    df = pd.DataFrame(rows)
+    write_csv(out_csv, df)
+    return df
+
+
+#: Columns that identify a setting; everything numeric outside them is summarised.
+SETTING_COLUMNS = ["method", "map_source", "selection", "base_quality", "threshold_pct"]
+
+
+def aggregate(score_csvs, metrics_csv, summary_csv) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Concatenate per-job score tables into ``metrics_csv`` (one tidy row per output) and
+    write ``summary_csv``: per setting, the mean of every metric and of bytes, plus the
+    mean size relative to the standard JPEG at the same base quality (``bytes_vs_base``)."""
+    frames = [pd.read_csv(p) for p in score_csvs]
+    metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if metrics.empty:
+        raise MsroiError("no scores to aggregate: every input image was rejected (see results/inputs.csv)")
+    base = metrics[metrics["method"] == "jpeg"].set_index(["image", "base_quality"])["bytes"]
+    key = pd.MultiIndex.from_frame(metrics[["image", "base_quality"]])
+    metrics["bytes_vs_base"] = metrics["bytes"].to_numpy() / base.reindex(key).to_numpy() - 1.0
+    metrics = metrics.sort_values(SETTING_COLUMNS + ["image"], kind="stable").reset_index(drop=True)
+    numeric = [c for c in metrics.columns if c not in SETTING_COLUMNS and pd.api.types.is_numeric_dtype(metrics[c])
+               and c not in ("width", "height", "fits_budget", "optimize", "progressive")]
+    summary = metrics.groupby(SETTING_COLUMNS, dropna=False)[numeric].mean().reset_index()
+    summary.insert(len(SETTING_COLUMNS), "n_images", metrics.groupby(SETTING_COLUMNS, dropna=False).size().to_numpy())
+    write_csv(metrics_csv, metrics)
+    write_csv(summary_csv, summary)
+    return metrics, summary

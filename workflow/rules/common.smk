@@ -1,0 +1,60 @@
+# Shared helpers: the input images, the settings grid and output names.
+import pandas as pd
+
+from msroi.io import list_images
+from msroi.samples import sample_path
+from msroi.stages import image_ids
+
+RESULTS = "results"
+
+
+def _input_images():
+    if config["images"]:
+        return image_ids(list_images(config["images"]))
+    return {
+        name: f"{RESULTS}/samples/{name}{sample_path(name).suffix}"
+        for name in config["samples"]
+    }
+
+
+IMAGES = _input_images()
+if not IMAGES:
+    raise WorkflowError(f"no images found in {config['images']!r}")
+
+SELECTIONS = config["compress"]["selection"]
+BASE_QUALITIES = config["compress"]["base_quality"]
+THRESHOLDS = config["compress"]["threshold_pct"]
+ENCODER = config["encoder"]
+
+
+def fmt(x):
+    """A number as it appears in file names: 1 -> '1', 0.5 -> '0.5'."""
+    return f"{x:g}"
+
+
+def image_path(wildcards):
+    return IMAGES[wildcards.image]
+
+
+def good_images(wildcards=None):
+    """Ids of the images that decoded (the check_images checkpoint's table)."""
+    table = pd.read_csv(checkpoints.check_images.get().output[0])
+    return table.loc[table["ok"], "id"].tolist()
+
+
+def compressed_outputs(source, image, sel):
+    return [
+        f"{RESULTS}/compressed/{source}/{image}/sel{sel}_q{q}_t{fmt(t)}.jpg"
+        for q in BASE_QUALITIES
+        for t in THRESHOLDS
+    ]
+
+
+def baseline_outputs(image):
+    return [f"{RESULTS}/baseline/{image}/q{q}.jpg" for q in BASE_QUALITIES]
+
+
+wildcard_constraints:
+    image=r"[^/]+",
+    source=r"[a-z]+",
+    sel=r"[1-6]",

@@ -1,0 +1,29 @@
+# Input images: export the bundled sample photos, then decode every input once and
+# record which ones are usable (bad files are reported and skipped, not fatal).
+
+
+rule export_sample:
+    output:
+        f"{RESULTS}/samples/{{filename}}",
+    log:
+        f"{RESULTS}/logs/export_sample/{{filename}}.log",
+    params:
+        name=lambda wildcards: wildcards.filename.rsplit(".", 1)[0],
+    wildcard_constraints:
+        filename=r"[a-z_]+\.(png|jpg)",
+    script:
+        "../scripts/export_sample.py"
+
+
+checkpoint check_images:
+    input:
+        list(IMAGES.values()),
+    output:
+        f"{RESULTS}/inputs.csv",
+    log:
+        f"{RESULTS}/logs/check_images.log",
+    params:
+        images=IMAGES,
+        max_pixels=config["max_pixels"],
+    script:
+        "../scripts/check_images.py"
