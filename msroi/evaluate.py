@@ -1,0 +1,196 @@
+"""Equal-bytes comparison with standard JPEG, Bjontegaard delta rate, confidence intervals.
+
+Protocol (``docs/metrics.md``): sweep the standard encoder over Q = 1..100 for each image,
+interpolate each metric against log(bytes) with a monotone piecewise cubic (PCHIP), and
+read off the standard encoder's value at the byte count of the output under test
+(:func:`at_equal_bytes`, :func:`delta_at_equal_bytes`). Over several rate points,
+:func:`bd_rate` gives the Bjontegaard delta rate with piecewise cubic interpolation.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+
+from .errors import MsroiError
+from .metrics import METRIC_NAMES, all_metrics
+
+#: Pillow JPEG options used when ``encode`` is None (Pillow's defaults: baseline,
+#: 4:2:0 chroma subsampling, standard Huffman tables).
+DEFAULT_JPEG_OPTIONS = {"subsampling": "4:2:0", "optimize": False, "progressive": False}
+
+
+def pillow_jpeg(rgb: np.ndarray, quality: int, **options) -> bytes:
+    """Encode an ``(H, W, 3)`` uint8 image with Pillow's JPEG writer; returns the file bytes.
+
+    ``options`` are passed to ``PIL.Image.save`` (``subsampling``, ``optimize``,
+    ``progressive``, ...), over :data:`DEFAULT_JPEG_OPTIONS`.
+    """
+    from PIL import Image
+
+    opts = {**DEFAULT_JPEG_OPTIONS, **options}
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB").save(buf, "JPEG", quality=int(quality), **opts)
+    return buf.getvalue()
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    """Decode JPEG bytes with Pillow to an ``(H, W, 3)`` uint8 RGB array."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def standard_sweep(
+    rgb,
+    encode: Callable[[np.ndarray, int], bytes] | Mapping | None = None,
+    qualities: Iterable[int] = range(1, 101),
+    roi=None,
+    metrics=None,
+):
+    """Encode ``rgb`` at every quality, decode, and score each decode against ``rgb``.
+
+    Takes the original ``(H, W, 3)`` uint8 image; ``encode`` is either a callable
+    ``(rgb, q) -> JPEG bytes``, a mapping of Pillow JPEG options for :func:`pillow_jpeg`,
+    or None (Pillow defaults); ``qualities``; an optional ROI weight map and an optional
+    subset of metric names (see :func:`msroi.metrics.all_metrics`; fewer metrics, faster
+    sweep). Returns a pandas DataFrame with columns ``q``, ``bytes`` and one per metric,
+    one row per quality, in the order given.
+    """
+    import pandas as pd
+
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    if encode is None or isinstance(encode, Mapping):
+        options = dict(encode or {})
+
+        def encode(image, q):
+            return pillow_jpeg(image, q, **options)
+
+    rows = []
+    for q in qualities:
+        data = encode(rgb, int(q))
+        dec = decode_jpeg(data)
+        rows.append({"q": int(q), "bytes": len(data), **all_metrics(rgb, dec, roi=roi, metrics=metrics)})
+    return pd.DataFrame(rows)
+
+
+def _curve(x, y):
+    """Sort by x, drop non-finite points, average y over repeated x; returns arrays."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    ux, inv = np.unique(x, return_inverse=True)
+    uy = np.bincount(inv, weights=y) / np.bincount(inv)
+    return ux, uy
+
+
+def at_equal_bytes(sweep_df, nbytes, metric: str):
+    """Value of ``metric`` of the swept encoder at ``nbytes`` bytes.
+
+    PCHIP (scipy ``PchipInterpolator``, monotone piecewise cubic) through the points
+    (log(bytes), metric) of ``sweep_df`` (from :func:`standard_sweep`). Rows with a
+    non-finite metric (e.g. PSNR ``inf``) are dropped; rows with the same byte count
+    are averaged into one point. Returns a float (or an array for array ``nbytes``);
+    NaN outside the swept byte range, or with fewer than two distinct byte counts.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    if metric not in sweep_df.columns:
+        raise MsroiError(f"metric {metric!r} is not in the sweep (columns: {', '.join(map(str, sweep_df.columns))})")
+    bytes_ = np.asarray(sweep_df["bytes"], dtype=np.float64)
+    if np.any(bytes_ <= 0):
+        raise MsroiError("byte counts must be positive")
+    x, y = _curve(np.log(bytes_), sweep_df[metric])
+    q = np.log(np.asarray(nbytes, dtype=np.float64))
+    if len(x) < 2:
+        out = np.full(q.shape, np.nan)
+    else:
+        out = PchipInterpolator(x, y, extrapolate=False)(q)
+    return float(out) if out.ndim == 0 else out
+
+
+def delta_at_equal_bytes(sweep_df, nbytes: int, values: Mapping[str, float]) -> dict[str, float]:
+    """``values[m] - at_equal_bytes(sweep_df, nbytes, m)`` for every metric m in both.
+
+    Takes the sweep of the standard encoder, the byte count of the output under test and
+    its metric values (e.g. from :func:`msroi.metrics.all_metrics`); returns
+    ``{"delta_<m>": difference}`` (positive = the output is better at equal bytes, for
+    every metric here since all grow with quality). NaN outside the sweep range.
+    """
+    return {
+        f"delta_{m}": float(v) - at_equal_bytes(sweep_df, nbytes, m)
+        for m, v in values.items()
+        if m in sweep_df.columns and m not in ("q", "bytes")
+    }
+
+
+def bd_rate(rate_a, dist_a, rate_b, dist_b) -> float:
+    """Bjontegaard delta rate of curve B against curve A, in percent.
+
+    Each curve is its rates (bytes or bits, > 0) and distortion/quality values (e.g.
+    PSNR, higher is better). As Bjontegaard (VCEG-M33, 2001) with the piecewise cubic
+    variant (VCEG-AL22 / JCTVC practice): log(rate) is interpolated as a function of
+    quality by PCHIP on each curve (points sorted by quality, repeated qualities
+    averaged), both are integrated over the overlapping quality range only, and
+    ``100 * (exp(mean(log rate_B - log rate_A)) - 1)`` is returned. Negative means B
+    needs fewer bytes for the same quality. NaN if a curve has fewer than 2 distinct
+    points or the ranges do not overlap.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    curves = []
+    for rate, dist in ((rate_a, dist_a), (rate_b, dist_b)):
+        rate = np.asarray(rate, dtype=np.float64)
+        dist = np.asarray(dist, dtype=np.float64)
+        if rate.shape != dist.shape:
+            raise MsroiError("each curve needs as many rates as quality values")
+        if np.any(rate <= 0):
+            raise MsroiError("rates must be positive")
+        d, lr = _curve(dist, np.log(rate))
+        if len(d) < 2:
+            return float("nan")
+        curves.append((d, lr))
+    (da, la), (db, lb) = curves
+    lo, hi = max(da[0], db[0]), min(da[-1], db[-1])
+    if not hi > lo:
+        return float("nan")
+    ia = PchipInterpolator(da, la).integrate(lo, hi)
+    ib = PchipInterpolator(db, lb).integrate(lo, hi)
+    return float(100.0 * (np.exp((ib - ia) / (hi - lo)) - 1.0))
+
+
+def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t confidence interval: returns ``(mean, lo, hi)``.
+
+    ``mean +- t_{(1+confidence)/2, n-1} * s / sqrt(n)`` with ``s`` the sample standard
+    deviation (ddof=1). NaN values are dropped. With one value the interval is
+    ``(nan, nan)``; with none, everything is NaN.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    if v.size == 1:
+        return m, float("nan"), float("nan")
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + confidence / 2.0, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return m, m - half, m + half
+
+
+__all__ = [
+    "DEFAULT_JPEG_OPTIONS",
+    "METRIC_NAMES",
+    "at_equal_bytes",
+    "bd_rate",
+    "decode_jpeg",
+    "delta_at_equal_bytes",
+    "mean_ci",
+    "pillow_jpeg",
+    "standard_sweep",
+]
