@@ -18,9 +18,14 @@ LADDER_QUALITIES = tuple(range(10, 101, 10))  # index i -> Q = 10 * (i + 1)
 SELECTION_MODELS = (1, 2, 3, 4, 5, 6)
 
 
-def quality_ladder(rgb: np.ndarray, options: EncoderOptions = EncoderOptions()) -> np.ndarray:
-    """Decodes of ``rgb`` encoded at Q10..Q100; returns ``(10, H, W, 3)`` uint8."""
-    return np.stack([encoder.decode(encoder.encode(rgb, q, options)) for q in LADDER_QUALITIES])
+def quality_ladder(rgb: np.ndarray, options: EncoderOptions = EncoderOptions(), levels=None) -> dict[int, np.ndarray]:
+    """Decodes of ``rgb`` encoded at the ladder's qualities.
+
+    Returns ``{level: (H, W, 3) uint8 decode}`` with level i holding Q = 10 * (i + 1), for
+    ``levels`` (default: all ten, Q10..Q100).
+    """
+    levels = range(len(LADDER_QUALITIES)) if levels is None else sorted({int(lv) for lv in levels})
+    return {lv: encoder.decode(encoder.encode(rgb, LADDER_QUALITIES[lv], options)) for lv in levels}
 
 
 def _level_from_quality(q: np.ndarray) -> np.ndarray:
@@ -34,12 +39,14 @@ def selection_levels(saliency: np.ndarray, model: int = 3) -> np.ndarray:
     matter); returns an int array of the same shape.
 
     1. value > mean -> Q100, else Q70.
-    2. ``floor(10 * value / max) + 2`` -> Q30..Q100 (clipped); a map whose max is <= 0
-       (for example constant zero) gives Q30 everywhere instead of dividing by zero.
-    3. deciles: a pixel at or above k of the nine interior deciles (10th..90th percentile)
-       gets Q = 10 * (k + 1), clipped to Q20..Q100. The original binned values over
-       eleven edges so that a pixel equal to the map maximum fell into an eleventh bin
-       past the ladder; here the maximum is at or above all nine deciles, i.e. Q100.
+    2. level ``floor(10 * value / max) + 2``, clipped: Q30 at 0 .. Q100 from 0.8 * max up;
+       a map whose max is <= 0 (for example constant zero) gives Q30 everywhere instead
+       of dividing by zero.
+    3. deciles: a pixel in the k-th decile (k = 1..10) gets level k, i.e. Q = 10 * (k + 1),
+       clipped to Q100: the lowest tenth Q20, the next Q30, ..., the top two tenths Q100.
+       The original found the first of the ten percentiles 10..100 that the value is
+       below; a pixel equal to the map maximum is below none, and silently kept the level
+       of the previous pixel in its loop. Here the maximum is in the top decile: Q100.
        A constant map is at or above every decile: Q100 everywhere.
     4. < 20th percentile Q50, < 60th Q70, < 90th Q90, else Q100.
     5. < median Q30, else Q90.
@@ -51,11 +58,11 @@ def selection_levels(saliency: np.ndarray, model: int = 3) -> np.ndarray:
     elif model == 2:
         mx = m.max()
         ratio = m / mx if mx > 0 else np.zeros_like(m)
-        q = 10 * (np.floor(10 * ratio) + 2)
+        return np.clip(np.floor(10 * ratio).astype(np.int64) + 2, 1, 9)
     elif model == 3:
         edges = np.percentile(m, np.arange(10, 100, 10))
         k = np.searchsorted(edges, m, side="right")
-        q = 10 * (k + 1)
+        return np.clip(k + 1, 1, 9)
     elif model == 4:
         p20, p60, p90 = np.percentile(m, [20, 60, 90])
         q = np.select([m < p20, m < p60, m < p90], [50, 70, 90], 100)
@@ -68,10 +75,16 @@ def selection_levels(saliency: np.ndarray, model: int = 3) -> np.ndarray:
     return np.clip(_level_from_quality(q), 1, 9)
 
 
-def mosaic(ladder: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """Pick each pixel from ``ladder[levels[y, x], y, x]``; returns ``(H, W, 3)`` uint8."""
-    idx = np.broadcast_to(levels[None, :, :, None], (1,) + ladder.shape[1:])
-    return np.take_along_axis(ladder, idx, axis=0)[0]
+def mosaic(ladder, levels: np.ndarray) -> np.ndarray:
+    """Pick each pixel from ``ladder[levels[y, x]][y, x]``; returns ``(H, W, 3)`` uint8.
+
+    ``ladder`` maps level -> decode (a dict from :func:`quality_ladder`, or an array).
+    """
+    present = np.unique(levels)
+    out = np.array(ladder[int(present[-1])], copy=True)
+    for lv in present[:-1]:
+        np.copyto(out, ladder[int(lv)], where=(levels == lv)[..., None])
+    return out
 
 
 def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOptions()):
@@ -134,9 +147,10 @@ def compress_original(
     h, w = rgb.shape[:2]
     if saliency.shape != (h, w):
         saliency = resize_map(saliency, (h, w))
+    levels = selection_levels(saliency, selection)
     if ladder is None:
-        ladder = quality_ladder(rgb, options)
-    mixed = mosaic(ladder, selection_levels(saliency, selection))
+        ladder = quality_ladder(rgb, options, np.unique(levels))
+    mixed = mosaic(ladder, levels)
     baseline = encoder.encode(rgb, base_quality, options)
     budget = budget_bytes(len(baseline), threshold_pct)
     final_q, data, fits = fit_budget(mixed, budget, options)

@@ -115,7 +115,7 @@ def compress_settings(
         raise ValueError("one output path per setting is needed")
     rgb = io.read_image(image_path, max_pixels)
     sal = io.read_map(map_path, rgb.shape[:2])
-    ladder = compress.quality_ladder(rgb, options)
+    ladder = compress.quality_ladder(rgb, options, np.unique(compress.selection_levels(sal, selection)))
     records = []
     for (bq, t), out in zip(settings, out_paths):
         data, _, rec = compress.compress_original(rgb, sal, selection, bq, t, options, ladder=ladder)

@@ -5,6 +5,7 @@ rule score:
     input:
         image=image_path,
         records=f"{RESULTS}/records/{{source}}/{{image}}/sel{{sel}}.csv",
+        jpegs=compressed_outputs("{source}", "{image}", "{sel}"),
     output:
         f"{RESULTS}/scores/{{source}}/{{image}}/sel{{sel}}.csv",
     log:

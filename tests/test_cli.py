@@ -1,0 +1,81 @@
+"""The `msroi` command line: results, JSON records and one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from msroi import encoder
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "msroi.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture()
+def image(tmp_path, small_photo):
+    p = tmp_path / "cat photo.png"
+    Image.fromarray(small_photo).save(p)
+    return p
+
+
+def test_compress_with_map_writes_output_baseline_and_json(tmp_path, image, small_photo):
+    m = tmp_path / "map.npy"
+    np.save(m, np.random.default_rng(0).random((20, 30)))
+    out, base = tmp_path / "out.jpg", tmp_path / "base.jpg"
+    r = run("compress", image, "--map", m, "-o", out, "--baseline", base, "--selection", "6", "--threshold-pct", "0", "--json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["bytes"] == out.stat().st_size <= rec["budget_bytes"] == base.stat().st_size
+    assert rec["selection"] == 6 and rec["threshold_pct"] == 0
+    assert encoder.decode(out.read_bytes()).shape == small_photo.shape
+
+
+def test_bad_image_one_line_error_and_no_output(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    out = tmp_path / "out.jpg"
+    r = run("compress", bad, "--prior", "center", "-o", out)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists() and sorted(os.listdir(tmp_path)) == ["bad.jpg"]
+
+
+def test_map_with_nan_is_refused(tmp_path, image):
+    m = tmp_path / "nan.npy"
+    np.save(m, np.full((4, 4), np.nan))
+    r = run("compress", image, "--map", m, "-o", tmp_path / "o.jpg")
+    assert r.returncode == 2 and "NaN" in r.stderr and str(m) in r.stderr
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_unreachable_budget_writes_nothing(tmp_path):
+    # noise at base Q1 with 0% slack: the Q70 mosaic re-encoded even at Q1 is larger
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    p = tmp_path / "noise.png"
+    Image.fromarray(noise).save(p)
+    out = tmp_path / "o.jpg"
+    r = run("compress", p, "--prior", "uniform", "-o", out, "--base-quality", "1", "--threshold-pct", "0", "--selection", "1")
+    assert r.returncode == 2
+    assert "no JPEG quality fits the budget" in r.stderr and str(p) in r.stderr
+    assert not out.exists()
+
+
+def test_output_may_not_overwrite_input(image):
+    r = run("compress", image, "--prior", "center", "-o", image)
+    assert r.returncode == 2 and "overwrite" in r.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    r = run("--debug", "compress", tmp_path / "missing.png", "--prior", "center", "-o", tmp_path / "o.jpg")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_samples_export(tmp_path):
+    r = run("samples", "chelsea", "rocket", "-o", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chelsea.png", "rocket.jpg"]

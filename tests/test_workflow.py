@@ -1,0 +1,109 @@
+"""End to end: the Snakemake workflow on a directory of small images."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from .conftest import REPO
+
+SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+           str(workdir / "config.yaml"), "--cores", "2", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and r.returncode != 0:
+        raise AssertionError(f"snakemake failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
+    return r
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a (dry) run."""
+    if "Job stats:" not in output:
+        assert "Nothing to be done" in output, output[-2000:]
+        return {}
+    table = output.split("Job stats:", 1)[1]
+    counts = {}
+    for line in table.splitlines()[3:]:
+        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    counts.pop("total", None)
+    return counts
+
+
+def dry_run(workdir) -> str:
+    r = snakemake(workdir, "-n")
+    return r.stdout + r.stderr
+
+
+def write_config(workdir, **overrides):
+    config = {
+        "images": "images",
+        "map_sources": ["center"],
+        "compress": {"selection": [3], "base_quality": [50, 70], "threshold_pct": [1]},
+        **overrides,
+    }
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, small_photo):
+    from skimage import data
+
+    wd = tmp_path_factory.mktemp("wf")
+    images = wd / "images"
+    images.mkdir()
+    Image.fromarray(small_photo).save(images / "cat.png")
+    Image.fromarray(data.coffee()[::6, ::6]).save(images / "my cup (1).jpg", quality=95)
+    (images / "broken.jpg").write_bytes(b"this is not an image")
+    write_config(wd)
+    snakemake(wd)
+    return wd
+
+
+def test_pipeline_writes_one_row_per_output(run_dir):
+    metrics = pd.read_csv(run_dir / "results/metrics.csv")
+    assert sorted(metrics["image"].unique()) == ["cat", "my_cup_1"]
+    assert len(metrics) == 2 * 2 * 2  # images x base qualities x (original, jpeg)
+    ours = metrics[metrics["method"] == "original"]
+    assert (ours["bytes"] <= ours["budget_bytes"]).all()
+    assert metrics[["psnr", "ssim"]].notna().all().all()
+    for path in metrics["output"]:
+        assert (run_dir / path).is_file()
+    summary = pd.read_csv(run_dir / "results/summary.csv")
+    assert len(summary) == 4 and (summary["n_images"] == 2).all()
+
+
+def test_bad_image_is_reported_and_the_others_finish(run_dir):
+    inputs = pd.read_csv(run_dir / "results/inputs.csv", keep_default_na=False)
+    bad = inputs[inputs["id"] == "broken"].iloc[0]
+    assert not bad["ok"] and "not an image" in bad["error"]
+    assert "broken.jpg: not an image" in (run_dir / "results/logs/check_images.log").read_text()
+
+
+def test_changing_threshold_reruns_only_compression_and_downstream(run_dir):
+    assert job_counts(dry_run(run_dir)) == {}, "a finished run should have nothing to do"
+    write_config(run_dir, compress={"selection": [3], "base_quality": [50, 70], "threshold_pct": [5]})
+    try:
+        counts = job_counts(dry_run(run_dir))
+    finally:
+        write_config(run_dir)
+    assert counts == {"compress": 2, "score": 2, "aggregate": 1, "all": 1}
+
+
+def test_invalid_config_names_the_key(tmp_path):
+    write_config(tmp_path, compress={"selection": [7]})
+    r = snakemake(tmp_path, "-n", check=False)
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "selection" in out and "7" in out
