@@ -1,0 +1,289 @@
+"""MSROI maps for photos: load a classifier, map one image, or map a batch of files.
+
+A map is made on the whole image at its own aspect ratio (never a centre crop): the image
+is resized so its short side is ``short_side`` pixels (both sides rounded to multiples of
+32, the network's total stride, so the feature grid tiles the image exactly), run through
+the fully convolutional network, and the top-k classes' CAMs from the last conv features
+and the ``gap_w`` kernel are combined by rank (:mod:`msroi.cam`) and upsampled bilinearly
+to the image size.
+
+Classes are ranked and scored on the whole image resized to the model's training size
+(``input_size`` in its metadata, e.g. 224 x 224, no crop): the view the classifier was
+trained on, which gives the reference scores; larger inputs give right but much flatter
+softmax scores. A ``logit_bias`` in the metadata (the default ImageNet model's) is added
+to the logits before ranking; CAMs never use it (a per-class constant vanishes in min-max).
+
+Inference is deterministic: no dropout, one traced graph per model for every input shape.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import cam
+from .errors import InputError, MsroiError
+from .io import atomic_path, read_image, resize_map, save_png, write_text
+
+STRIDE = 32
+#: Overlay mix: 40% photo + 60% jet colormap.
+OVERLAY_IMAGE_WEIGHT = 0.4
+
+# Matplotlib's "jet" colormap as piecewise-linear breakpoints (x, value) per channel.
+_JET = (
+    ((0.0, 0.35, 0.66, 0.89, 1.0), (0.0, 0.0, 1.0, 1.0, 0.5)),
+    ((0.0, 0.125, 0.375, 0.64, 0.91, 1.0), (0.0, 0.0, 1.0, 1.0, 0.0, 0.0)),
+    ((0.0, 0.11, 0.34, 0.65, 1.0), (0.5, 1.0, 1.0, 0.0, 0.0)),
+)
+
+
+def load_classifier(path="default", cache_dir=None):
+    """Load a classifier following the msroi model contract.
+
+    Takes ``"default"`` (the ImageNet EfficientNet-Lite0, converted once into the cache; see
+    :mod:`msroi.effnet`) or the path of a ``NAME.keras`` with its ``NAME.json`` beside it;
+    returns ``(model, metadata)``. Raises :class:`InputError` naming the file when either is
+    missing or does not follow the contract.
+    """
+    if str(path) == "default":
+        from .effnet import default_model_path
+
+        path = default_model_path(cache_dir)
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if not path.is_file():
+        raise InputError(path, "no such model file")
+    if not meta_path.is_file():
+        raise InputError(meta_path, "model metadata missing (expected beside the .keras file)")
+    try:
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(meta_path, f"cannot read model metadata ({e})") from None
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for a bad archive
+        raise InputError(
+            path, f"cannot load Keras model ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        ) from None
+    try:
+        units = model.get_layer("gap_w").kernel.shape[1]
+    except ValueError:
+        raise InputError(path, "model has no 'gap_w' layer (not a GAP classifier)") from None
+    if len(model.outputs) != 2:
+        raise InputError(path, f"model has {len(model.outputs)} outputs, expected [features, logits]")
+    classes = metadata.get("classes")
+    if not isinstance(classes, list) or len(classes) != units:
+        raise InputError(meta_path, f"'classes' must list {units} names (the gap_w units)")
+    bias = metadata.get("logit_bias")
+    if bias is not None and len(bias) != units:
+        raise InputError(meta_path, f"'logit_bias' has {len(bias)} values, expected {units}")
+    return model, metadata
+
+
+class _Runner:
+    """A model's forward pass as one tf.function over any (1, H, W, 3) input, plus its head."""
+
+    def __init__(self, model, metadata):
+        import tensorflow as tf
+
+        self.metadata = metadata or {}
+        self.kernel = np.asarray(model.get_layer("gap_w").get_weights()[0], dtype=np.float64)
+        n = self.kernel.shape[1]
+        self.bias = np.asarray(self.metadata.get("logit_bias") or np.zeros(n), dtype=np.float64)
+        self.classes = self.metadata.get("classes") or [f"class {i}" for i in range(n)]
+        self.input_size = self.metadata.get("input_size")
+        spec = tf.TensorSpec((1, None, None, 3), tf.float32)
+        self.forward = tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
+
+    def __call__(self, x: np.ndarray):
+        features, logits = self.forward(x[None])
+        return np.asarray(features[0]), np.asarray(logits[0], dtype=np.float64)
+
+
+_RUNNERS: dict[int, tuple] = {}
+
+
+def _runner(model, metadata) -> _Runner:
+    key = (id(model), id(metadata))
+    if key not in _RUNNERS:
+        if len(_RUNNERS) >= 4:  # a few models per process at most; drop the oldest
+            _RUNNERS.pop(next(iter(_RUNNERS)))
+        _RUNNERS[key] = (model, metadata, _Runner(model, metadata))  # holds refs so ids stay unique
+    return _RUNNERS[key][2]
+
+
+def _network_size(h: int, w: int, short_side: int) -> tuple[int, int]:
+    """(H', W'): short side ``short_side``, aspect kept, both multiples of STRIDE, long side capped."""
+    scale = short_side / min(h, w)
+    hh, ww = h * scale, w * scale
+    cap = 4 * short_side
+    if max(hh, ww) > cap:
+        hh, ww = hh * cap / max(hh, ww), ww * cap / max(hh, ww)
+    return max(STRIDE, int(round(hh / STRIDE)) * STRIDE), max(STRIDE, int(round(ww / STRIDE)) * STRIDE)
+
+
+def _resized(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
+    im = Image.fromarray(rgb).resize((w, h), Image.BILINEAR)
+    return np.asarray(im, dtype=np.float32) / np.float32(255.0)
+
+
+def msroi_map(model, rgb, short_side: int = 448, top_k: int = 5, last_weight: float = 1.2, metadata=None):
+    """The MSROI map of one RGB image.
+
+    Takes a contract model (or the ``(model, metadata)`` pair from :func:`load_classifier`),
+    an (H, W, 3) uint8 array, the network input's short side, the number of ranked classes
+    and the weight of the last-ranked CAM; returns ``(map, top)``: ``map`` float32 (H, W) in
+    [0, 1], ``top`` a best-first list of ``(class index, name, softmax score)``. Without
+    metadata, classes are named ``class N``, no logit bias is added and classes are ranked
+    on the map pass itself.
+    """
+    if isinstance(model, tuple):
+        model, metadata = model
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise MsroiError(f"msroi_map needs an (H, W, 3) uint8 image, got {rgb.dtype} {rgb.shape}")
+    run = _runner(model, metadata)
+    h, w = rgb.shape[:2]
+    features, logits = run(_resized(rgb, *_network_size(h, w, short_side)))
+    if run.input_size:
+        _, logits = run(_resized(rgb, int(run.input_size), int(run.input_size)))
+    z = logits + run.bias
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    ranked = cam.top_k_classes(z, min(top_k, z.size))
+    roi = cam.combine_ranked(cam.class_activation_maps(features, run.kernel, ranked), last_weight)
+    m = cam.minmax(resize_map(roi, (h, w))).astype(np.float32)
+    top = [(int(c), str(run.classes[c]), float(p[c])) for c in ranked]
+    return m, top
+
+
+def save_map(path, m) -> None:
+    """Save a [0, 1] map atomically: float32 ``.npy`` for that suffix, else 16-bit grey PNG."""
+    path = Path(path)
+    m = np.clip(np.asarray(m, dtype=np.float32), 0.0, 1.0)
+    if m.ndim != 2:
+        raise MsroiError(f"a map must be 2-D, got shape {m.shape}")
+    if path.suffix.lower() == ".npy":
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, m, allow_pickle=False)
+    else:
+        save_png(path, np.rint(m.astype(np.float64) * 65535.0).astype(np.uint16))
+
+
+def jet(m) -> np.ndarray:
+    """Jet colormap of a [0, 1] map: returns float64 (H, W, 3) in [0, 1]."""
+    m = np.clip(np.asarray(m, dtype=np.float64), 0.0, 1.0)
+    return np.stack([np.interp(m, xs, ys) for xs, ys in _JET], axis=-1)
+
+
+def overlay(rgb, m) -> np.ndarray:
+    """The map in jet colours over the photo: ``0.4 * photo + 0.6 * jet(map)``, uint8 RGB.
+
+    Takes (H, W, 3) uint8 and a 2-D map (resized to the photo when its size differs).
+    """
+    rgb = np.asarray(rgb)
+    m = np.asarray(m)
+    if m.shape != rgb.shape[:2]:
+        m = resize_map(m, rgb.shape[:2])
+    mix = OVERLAY_IMAGE_WEIGHT * rgb.astype(np.float64) + (1.0 - OVERLAY_IMAGE_WEIGHT) * 255.0 * jet(m)
+    return np.clip(np.rint(mix), 0, 255).astype(np.uint8)
+
+
+def _outputs(paths, out_dir, map_paths, overlay_paths, json_paths):
+    n = len(paths)
+    for name, given in (("map_paths", map_paths), ("overlay_paths", overlay_paths), ("json_paths", json_paths)):
+        if given is not None and len(given) != n:
+            raise MsroiError(f"{name} has {len(given)} entries for {n} images")
+    if out_dir is None and map_paths is None:
+        raise MsroiError("give out_dir or map_paths")
+    rows = []
+    for i, p in enumerate(paths):
+        mp = Path(map_paths[i]) if map_paths is not None else Path(out_dir) / f"{Path(p).stem}.png"
+        base = mp.with_suffix("")
+        ov = overlay_paths[i] if overlay_paths is not None else base.parent / f"{base.name}_overlay.png"
+        js = json_paths[i] if json_paths is not None else base.with_suffix(".json")
+        rows.append((mp, None if ov is None else Path(ov), None if js is None else Path(js)))
+    seen = {}
+    for p, row in zip(paths, rows):
+        for out in filter(None, row):
+            if out in seen:
+                raise MsroiError(f"{p} and {seen[out]} would both write {out} (same file stem)")
+            seen[out] = p
+    return rows
+
+
+def map_images(
+    paths,
+    out_dir=None,
+    model="default",
+    *,
+    short_side: int = 448,
+    top_k: int = 5,
+    last_weight: float = 1.2,
+    map_paths=None,
+    overlay_paths=None,
+    json_paths=None,
+    cache_dir=None,
+    progress: bool = True,
+) -> list[dict]:
+    """Map many images with the model loaded once.
+
+    Takes image paths; an output directory (``<stem>.png`` 16-bit map, ``<stem>_overlay.png``,
+    ``<stem>.json`` top-k classes) and/or per-image ``map_paths`` (``.png`` or ``.npy``;
+    overlay and JSON then go beside each map unless ``overlay_paths``/``json_paths`` are
+    given, ``None`` entries skipping that output); a model (``"default"``, a ``.keras``
+    path, or a ``(model, metadata)`` pair) and the :func:`msroi_map` settings. Writes
+    atomically, prints one progress line per image to stderr, reports a bad image in one
+    line and carries on. Returns one dict per image: ``image``, ``ok``, ``error``, ``map``,
+    ``overlay``, ``json``, ``top``.
+    """
+    paths = [Path(p) for p in paths]
+    rows = _outputs(paths, out_dir, map_paths, overlay_paths, json_paths)
+    model, metadata = model if isinstance(model, tuple) else load_classifier(model, cache_dir)
+    status = []
+    for i, (path, (mp, ov, js)) in enumerate(zip(paths, rows), start=1):
+        t0 = time.perf_counter()
+        entry = {
+            "image": str(path),
+            "ok": False,
+            "error": None,
+            "map": str(mp),
+            "overlay": str(ov) if ov else None,
+            "json": str(js) if js else None,
+            "top": [],
+        }
+        try:
+            rgb = read_image(path)
+            m, top = msroi_map(model, rgb, short_side, top_k, last_weight, metadata)
+            save_map(mp, m)
+            if ov is not None:
+                save_png(ov, overlay(rgb, m))
+            if js is not None:
+                record = {
+                    "image": path.name,
+                    "width": int(rgb.shape[1]),
+                    "height": int(rgb.shape[0]),
+                    "backbone": metadata.get("backbone"),
+                    "short_side": short_side,
+                    "last_weight": last_weight,
+                    "top_k": [{"index": c, "name": n, "score": s} for c, n, s in top],
+                }
+                write_text(js, json.dumps(record, indent=1) + "\n")
+            entry.update(ok=True, top=top)
+            if progress:
+                c, n, s = top[0]
+                print(
+                    f"[{i}/{len(paths)}] {path.name}: {n} {s:.2f} ({time.perf_counter() - t0:.2f} s)", file=sys.stderr
+                )
+        except (MsroiError, OSError) as e:
+            entry["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"[{i}/{len(paths)}] error: {entry['error']}", file=sys.stderr)
+        status.append(entry)
+    return status
