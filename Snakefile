@@ -23,4 +23,5 @@ rule all:
         "results/inputs.csv",
         "results/metrics.csv",
         "results/summary.csv",
+        "results/bdrate.csv",
     default_target: True

@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from msroi.evaluate import decode_jpeg, pillow_jpeg, standard_sweep
+from msroi.encoder import decode, encode
+from msroi.evaluate import standard_sweep
 from msroi.metrics import METRIC_NAMES, all_metrics
 
 
@@ -36,7 +37,7 @@ def main():
     args = ap.parse_args()
 
     rgb = np.asarray(Image.fromarray(data.astronaut()).resize((768, 512), Image.LANCZOS))
-    dist = decode_jpeg(pillow_jpeg(rgb, 50))
+    dist = decode(encode(rgb, 50))
     roi = np.zeros(rgb.shape[:2])
     roi[100:400, 200:600] = 1.0
     all_metrics(rgb, dist)  # warm-up (lazy imports)
@@ -48,7 +49,7 @@ def main():
         print(f"  {name:9s} alone: {t * 1000:6.1f} ms")
     t_roi = _median(lambda: all_metrics(rgb, dist, roi=roi), args.repeat)
     print(f"all_metrics with ROI (whole + roi_*): median {t_roi * 1000:.0f} ms")
-    t_enc = _median(lambda: decode_jpeg(pillow_jpeg(rgb, 50)), args.repeat)
+    t_enc = _median(lambda: decode(encode(rgb, 50)), args.repeat)
     print(f"Pillow JPEG encode + decode q50: {t_enc * 1000:.1f} ms")
 
     if not args.no_sweep:

@@ -67,6 +67,54 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def cmd_map(args) -> int:
+    from . import io
+    from .maps import map_images
+
+    paths = []
+    for p in args.inputs:
+        paths.extend(io.list_images(p) if p.is_dir() else [p])
+    if not paths:
+        raise MsroiError(f"no images found in {', '.join(map(str, args.inputs))}")
+    single = len(paths) == 1 and args.output.suffix.lower() in (".png", ".npy")
+    statuses = map_images(
+        paths,
+        None if single else args.output,
+        args.model,
+        short_side=args.short_side,
+        top_k=args.top_k,
+        last_weight=args.last_weight,
+        map_paths=[args.output] if single else None,
+        overlay_paths=[args.overlay] if single else None,
+        json_paths=[args.output.with_suffix(".json")] if single else None,
+        cache_dir=args.cache,
+        progress=not args.quiet,
+    )
+    failed = [s for s in statuses if not s["ok"]]
+    for s in statuses:
+        if s["ok"] and not args.quiet:
+            top = ", ".join(f"{name} {score:.2f}" for _, name, score in s["top"][:3])
+            print(f"{s['map']}: {top}")
+    if failed:
+        raise MsroiError(f"{len(failed)} of {len(statuses)} images failed (see the lines above)")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    import math
+
+    from .metrics import compare_files
+
+    values = compare_files(args.reference, args.distorted, roi=args.roi, roi_kind=args.roi_kind)
+    if args.json:
+        # JSON has no infinity: identical images give PSNR = inf, printed as null
+        print(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}, indent=2))
+    else:
+        for k, v in values.items():
+            print(f"{k:14s} {v:.6f}")
+    return 0
+
+
 def cmd_samples(args) -> int:
     from .samples import SAMPLES, export_sample, sample_path
 
@@ -104,6 +152,27 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(p)
     p.set_defaults(func=cmd_compress)
 
+    p = sub.add_parser("map", help="MSROI maps (+ overlays and top-k classes) for images or directories")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files and/or directories of images")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output directory (<stem>.png map, <stem>_overlay.png, <stem>.json); for one image, a .png/.npy map path")
+    p.add_argument("--overlay", type=Path, help="with one image and a map path: where to write the overlay PNG")
+    p.add_argument("--model", default="default", help="'default' (bundled ImageNet EfficientNet-Lite0) or a .keras model from `msroi train`")
+    p.add_argument("--top-k", type=int, default=5, help="number of top classes combined (default 5)")
+    p.add_argument("--short-side", type=int, default=448, help="network input short side in pixels (default 448)")
+    p.add_argument("--last-weight", type=float, default=1.2, help="weight of the lowest-ranked class map (default 1.2, as the original)")
+    p.add_argument("--cache", type=Path, help="where the converted default model is cached (default $MSROI_CACHE or ~/.cache/msroi)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_map)
+
+    p = sub.add_parser("metrics", help="all quality metrics of a distorted image against its reference")
+    p.add_argument("reference", type=Path)
+    p.add_argument("distorted", type=Path)
+    p.add_argument("--roi", type=Path, help="region of interest: mask image, weight map, or boxes file (CSV/JSON)")
+    p.add_argument("--roi-kind", choices=["auto", "mask", "weights", "boxes"], default="auto")
+    p.add_argument("--json", action="store_true", help="print JSON (infinite values as null)")
+    p.set_defaults(func=cmd_metrics)
+
     p = sub.add_parser("samples", help="list the bundled sample photos, or export them to a directory")
     p.add_argument("names", nargs="*", help="sample names (default: all)")
     p.add_argument("-o", "--output", type=Path, help="directory to copy them to")
@@ -126,6 +195,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("msroi: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and friends
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

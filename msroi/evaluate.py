@@ -9,44 +9,18 @@ read off the standard encoder's value at the byte count of the output under test
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
+from . import encoder
+from .encoder import EncoderOptions
 from .errors import MsroiError
 from .metrics import METRIC_NAMES, all_metrics
 
-#: Pillow JPEG options used when ``encode`` is None (Pillow's defaults: baseline,
-#: 4:2:0 chroma subsampling, standard Huffman tables).
-DEFAULT_JPEG_OPTIONS = {"subsampling": "4:2:0", "optimize": False, "progressive": False}
-
-
-def pillow_jpeg(rgb: np.ndarray, quality: int, **options) -> bytes:
-    """Encode an ``(H, W, 3)`` uint8 image with Pillow's JPEG writer; returns the file bytes.
-
-    ``options`` are passed to ``PIL.Image.save`` (``subsampling``, ``optimize``,
-    ``progressive``, ...), over :data:`DEFAULT_JPEG_OPTIONS`.
-    """
-    from PIL import Image
-
-    opts = {**DEFAULT_JPEG_OPTIONS, **options}
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(rgb, dtype=np.uint8), "RGB").save(buf, "JPEG", quality=int(quality), **opts)
-    return buf.getvalue()
-
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """Decode JPEG bytes with Pillow to an ``(H, W, 3)`` uint8 RGB array."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-
-
 def standard_sweep(
     rgb,
-    encode: Callable[[np.ndarray, int], bytes] | Mapping | None = None,
+    encode: Callable[[np.ndarray, int], bytes] | EncoderOptions | None = None,
     qualities: Iterable[int] = range(1, 101),
     roi=None,
     metrics=None,
@@ -54,8 +28,8 @@ def standard_sweep(
     """Encode ``rgb`` at every quality, decode, and score each decode against ``rgb``.
 
     Takes the original ``(H, W, 3)`` uint8 image; ``encode`` is either a callable
-    ``(rgb, q) -> JPEG bytes``, a mapping of Pillow JPEG options for :func:`pillow_jpeg`,
-    or None (Pillow defaults); ``qualities``; an optional ROI weight map and an optional
+    ``(rgb, q) -> JPEG bytes`` or :class:`msroi.encoder.EncoderOptions` for the standard
+    encoder (None: its defaults); ``qualities``; an optional ROI weight map and an optional
     subset of metric names (see :func:`msroi.metrics.all_metrics`; fewer metrics, faster
     sweep). Returns a pandas DataFrame with columns ``q``, ``bytes`` and one per metric,
     one row per quality, in the order given.
@@ -63,16 +37,16 @@ def standard_sweep(
     import pandas as pd
 
     rgb = np.asarray(rgb, dtype=np.uint8)
-    if encode is None or isinstance(encode, Mapping):
-        options = dict(encode or {})
+    if encode is None or isinstance(encode, EncoderOptions):
+        options = encode or EncoderOptions()
 
         def encode(image, q):
-            return pillow_jpeg(image, q, **options)
+            return encoder.encode(image, q, options)
 
     rows = []
     for q in qualities:
         data = encode(rgb, int(q))
-        dec = decode_jpeg(data)
+        dec = encoder.decode(data)
         rows.append({"q": int(q), "bytes": len(data), **all_metrics(rgb, dec, roi=roi, metrics=metrics)})
     return pd.DataFrame(rows)
 
@@ -184,13 +158,10 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
 
 
 __all__ = [
-    "DEFAULT_JPEG_OPTIONS",
     "METRIC_NAMES",
     "at_equal_bytes",
     "bd_rate",
-    "decode_jpeg",
     "delta_at_equal_bytes",
     "mean_ci",
-    "pillow_jpeg",
     "standard_sweep",
 ]

@@ -79,3 +79,22 @@ def test_samples_export(tmp_path):
     r = run("samples", "chelsea", "rocket", "-o", tmp_path)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chelsea.png", "rocket.jpg"]
+
+
+def test_metrics_command_prints_every_metric_as_json(tmp_path, image, small_photo):
+    d = tmp_path / "d.jpg"
+    d.write_bytes(encoder.encode(small_photo, 30))
+    r = run("metrics", image, d, "--json")
+    assert r.returncode == 0, r.stderr
+    values = json.loads(r.stdout)
+    assert {"psnr", "ssim", "msssim", "vifp", "psnrhvs", "psnrhvsm", "psnr_rgb"} <= set(values)
+    assert 20 < values["psnr"] < 45
+    same = json.loads(run("metrics", image, image, "--json").stdout)
+    assert same["psnr"] is None and same["ssim"] == 1.0  # identical: PSNR infinite, printed as null
+
+
+def test_metrics_command_refuses_different_sizes(tmp_path, image, small_photo):
+    other = tmp_path / "other.png"
+    Image.fromarray(small_photo[:-8]).save(other)
+    r = run("metrics", image, other)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1

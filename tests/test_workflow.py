@@ -49,7 +49,7 @@ def dry_run(workdir) -> str:
 def write_config(workdir, **overrides):
     config = {
         "images": "images",
-        "map_sources": ["center"],
+        "map_sources": ["msroi", "center"],
         "compress": {"selection": [3], "base_quality": [50, 70], "threshold_pct": [1]},
         **overrides,
     }
@@ -74,14 +74,30 @@ def run_dir(tmp_path_factory, small_photo):
 def test_pipeline_writes_one_row_per_output(run_dir):
     metrics = pd.read_csv(run_dir / "results/metrics.csv")
     assert sorted(metrics["image"].unique()) == ["cat", "my_cup_1"]
-    assert len(metrics) == 2 * 2 * 2  # images x base qualities x (original, jpeg)
+    assert len(metrics) == 2 * 2 * 3  # images x base qualities x (msroi, center, jpeg)
     ours = metrics[metrics["method"] == "original"]
+    assert sorted(ours["map_source"].unique()) == ["center", "msroi"]
     assert (ours["bytes"] <= ours["budget_bytes"]).all()
-    assert metrics[["psnr", "ssim"]].notna().all().all()
+    assert metrics[["psnr", "ssim", "psnrhvsm", "delta_psnr"]].notna().all().all()
+    # a standard JPEG compared with its own curve at equal bytes differs by ~0
+    jpeg = metrics[metrics["method"] == "jpeg"]
+    assert jpeg["delta_psnr"].abs().max() < 0.02
     for path in metrics["output"]:
         assert (run_dir / path).is_file()
     summary = pd.read_csv(run_dir / "results/summary.csv")
-    assert len(summary) == 4 and (summary["n_images"] == 2).all()
+    assert len(summary) == 6 and (summary["n_images"] == 2).all()
+    bd = pd.read_csv(run_dir / "results/bdrate.csv")
+    assert sorted(bd["map_source"]) == ["center", "msroi"] and bd["bdrate_psnr"].notna().all()
+
+
+def test_msroi_maps_overlays_and_classes_per_image(run_dir):
+    from msroi.io import read_map
+
+    maps = run_dir / "results/maps/msroi"
+    for image, shape in (("cat", (150, 226)), ("my_cup_1", (67, 100))):
+        m = read_map(maps / f"{image}.png")
+        assert m.shape == shape and m.max() == 1.0
+        assert (maps / f"{image}_overlay.png").is_file() and (maps / f"{image}.json").is_file()
 
 
 def test_bad_image_is_reported_and_the_others_finish(run_dir):
@@ -98,7 +114,7 @@ def test_changing_threshold_reruns_only_compression_and_downstream(run_dir):
         counts = job_counts(dry_run(run_dir))
     finally:
         write_config(run_dir)
-    assert counts == {"compress": 2, "score": 2, "aggregate": 1, "all": 1}
+    assert counts == {"compress": 4, "score": 4, "aggregate": 1, "all": 1}
 
 
 def test_invalid_config_names_the_key(tmp_path):

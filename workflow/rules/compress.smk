@@ -17,16 +17,24 @@ rule baseline:
         "../scripts/baseline.py"
 
 
+def map_input(wildcards):
+    # the msroi maps come from one batch job (one TensorFlow start) writing a directory
+    if wildcards.source == "msroi":
+        return f"{RESULTS}/maps/msroi"
+    return f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png"
+
+
 rule compress:
     input:
         image=image_path,
-        map=f"{RESULTS}/maps/{{source}}/{{image}}.png",
+        maps=map_input,
     output:
         jpegs=compressed_outputs("{source}", "{image}", "{sel}"),
         records=f"{RESULTS}/records/{{source}}/{{image}}/sel{{sel}}.csv",
     log:
         f"{RESULTS}/logs/compress/{{source}}/{{image}}/sel{{sel}}.log",
     params:
+        map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
         settings=[[q, t] for q in BASE_QUALITIES for t in THRESHOLDS],
         encoder=ENCODER,
         max_pixels=config["max_pixels"],

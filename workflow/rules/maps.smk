@@ -29,3 +29,36 @@ rule file_map:
         max_pixels=config["max_pixels"],
     script:
         "../scripts/file_map.py"
+
+
+rule default_model:
+    output:
+        model=f"{RESULTS}/model/efficientnet_lite0.keras",
+        metadata=f"{RESULTS}/model/efficientnet_lite0.json",
+    log:
+        f"{RESULTS}/logs/default_model.log",
+    script:
+        "../scripts/default_model.py"
+
+
+def classifier(wildcards):
+    if config["model"]["source"] == "file":
+        return config["model"]["path"]
+    return rules.default_model.output.model
+
+
+rule msroi_maps:
+    input:
+        model=classifier,
+        images=lambda wildcards: [IMAGES[image] for image in good_images()],
+    output:
+        directory(f"{RESULTS}/maps/msroi"),
+    log:
+        f"{RESULTS}/logs/msroi_maps.log",
+    params:
+        ids=lambda wildcards: good_images(),
+        top_k=config["model"]["top_k"],
+        short_side=config["model"]["short_side"],
+        last_weight=config["model"]["last_weight"],
+    script:
+        "../scripts/msroi_maps.py"

@@ -11,6 +11,7 @@ rule score:
     log:
         f"{RESULTS}/logs/score/{{source}}/{{image}}/sel{{sel}}.log",
     params:
+        roi=config["roi"],
         max_pixels=config["max_pixels"],
     script:
         "../scripts/score.py"
@@ -27,9 +28,25 @@ rule score_baseline:
     params:
         qualities=BASE_QUALITIES,
         encoder=ENCODER,
+        roi=config["roi"],
         max_pixels=config["max_pixels"],
     script:
         "../scripts/score_baseline.py"
+
+
+rule sweep:
+    input:
+        image=image_path,
+    output:
+        f"{RESULTS}/sweep/{{image}}.csv",
+    log:
+        f"{RESULTS}/logs/sweep/{{image}}.log",
+    params:
+        encoder=ENCODER,
+        roi=config["roi"],
+        max_pixels=config["max_pixels"],
+    script:
+        "../scripts/sweep.py"
 
 
 def all_scores(wildcards):
@@ -42,12 +59,18 @@ def all_scores(wildcards):
     ]
 
 
+def all_sweeps(wildcards):
+    return [f"{RESULTS}/sweep/{image}.csv" for image in good_images()]
+
+
 rule aggregate:
     input:
-        all_scores,
+        scores=all_scores,
+        sweeps=all_sweeps,
     output:
         metrics=f"{RESULTS}/metrics.csv",
         summary=f"{RESULTS}/summary.csv",
+        bdrate=f"{RESULTS}/bdrate.csv",
     log:
         f"{RESULTS}/logs/aggregate.log",
     script:

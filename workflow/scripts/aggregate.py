@@ -1,7 +1,8 @@
-"""Glue: one tidy metrics table and a per-setting summary."""
+"""Glue: one tidy metrics table with equal-bytes deltas, a per-setting summary, BD-rates."""
 from contextlib import redirect_stderr
 
 from msroi.stages import aggregate
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
-    aggregate(snakemake.input, snakemake.output.metrics, snakemake.output.summary)
+    aggregate(snakemake.input.scores, snakemake.output.metrics, snakemake.output.summary,
+              snakemake.input.sweeps, snakemake.output.bdrate)

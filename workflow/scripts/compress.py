@@ -5,7 +5,7 @@ from msroi.encoder import EncoderOptions
 from msroi.stages import compress_settings
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
-    compress_settings(snakemake.input.image, snakemake.input.map, int(snakemake.wildcards.sel),
+    compress_settings(snakemake.input.image, snakemake.params.map_file, int(snakemake.wildcards.sel),
                       [tuple(s) for s in snakemake.params.settings], snakemake.output.jpegs,
                       snakemake.output.records, EncoderOptions(**snakemake.params.encoder),
                       snakemake.params.max_pixels)

@@ -6,4 +6,4 @@ from msroi.stages import score_records
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     score_records(snakemake.input.image, snakemake.input.records, snakemake.output[0],
                   snakemake.wildcards.source, snakemake.wildcards.image,
-                  max_pixels=snakemake.params.max_pixels)
+                  roi_path=snakemake.params.roi, max_pixels=snakemake.params.max_pixels)

@@ -7,4 +7,5 @@ from msroi.stages import score_baselines
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     score_baselines(snakemake.input.image, snakemake.input.jpegs, snakemake.params.qualities,
                     snakemake.output[0], snakemake.wildcards.image,
-                    EncoderOptions(**snakemake.params.encoder), max_pixels=snakemake.params.max_pixels)
+                    EncoderOptions(**snakemake.params.encoder), roi_path=snakemake.params.roi,
+                    max_pixels=snakemake.params.max_pixels)
