@@ -49,6 +49,14 @@ def encode(rgb: np.ndarray, quality: int, options: EncoderOptions = EncoderOptio
     return buf.getvalue()
 
 
+def encode_jpegli(rgb: np.ndarray, quality: int) -> bytes:
+    """Encode with jpegli (pyjpegli: 4:2:0, its default adaptive quantisation) at ``quality``."""
+    import pyjpegli
+
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    return pyjpegli.encode(rgb.tobytes(), rgb.shape[1], rgb.shape[0], int(quality))
+
+
 def decode(data: bytes) -> np.ndarray:
     """Decode JPEG bytes to an ``(H, W, 3)`` uint8 RGB array."""
     with Image.open(io.BytesIO(data)) as im:

@@ -102,6 +102,8 @@ def compress_settings(
     settings: list[tuple[int, float]],
     out_paths: list,
     records_csv,
+    image_id: str,
+    source: str,
     options: EncoderOptions = EncoderOptions(),
     max_pixels: int = io.DEFAULT_MAX_PIXELS,
 ) -> pd.DataFrame:
@@ -109,7 +111,7 @@ def compress_settings(
     ``(base_quality, threshold_pct)`` settings, sharing the quality ladder.
 
     Writes each output JPEG to the matching ``out_paths`` entry and one record per output
-    to ``records_csv``; returns the records.
+    (tagged with ``image_id`` and the map ``source``) to ``records_csv``; returns the records.
     """
     if len(settings) != len(out_paths):
         raise ValueError("one output path per setting is needed")
@@ -123,59 +125,52 @@ def compress_settings(
             print(f"msroi: {image_path}: no quality fits the budget of {rec['budget_bytes']} bytes "
                   f"(base Q{bq}, +{t}%); wrote Q1 at {rec['bytes']} bytes, flagged fits_budget=False", file=sys.stderr)
         io.write_bytes(out, data)
-        records.append({**rec, "output": str(out)})
+        records.append({"image": image_id, "map_source": source, **rec, "output": str(out)})
+    return _write_records(records_csv, records)
+
+
+def _write_records(records_csv, records: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(records)
     write_csv(records_csv, df)
     return df
 
 
-def write_baselines(image_path, qualities: list[int], out_paths: list, options: EncoderOptions = EncoderOptions(),
-                    max_pixels: int = io.DEFAULT_MAX_PIXELS) -> list[Path]:
-    """Write standard JPEGs of the image at each quality (the comparison baselines)."""
+def write_standard(image_path, qualities: list[int], out_paths: list, records_csv, image_id: str,
+                   encoder_name: str = "jpeg", options: EncoderOptions = EncoderOptions(),
+                   max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Encode the image with a standard encoder at each quality: ``jpeg`` (libjpeg-turbo via
+    Pillow with ``options``: the comparison baselines) or ``jpegli`` (pyjpegli, 4:2:0, its own
+    defaults). Writes the JPEGs and their records; returns the records."""
     rgb = io.read_image(image_path, max_pixels)
+    records = []
     for q, out in zip(qualities, out_paths):
-        io.write_bytes(out, encoder.encode(rgb, q, options))
-    return [Path(p) for p in out_paths]
+        data = encoder.encode(rgb, q, options) if encoder_name == "jpeg" else encoder.encode_jpegli(rgb, q)
+        io.write_bytes(out, data)
+        records.append({"image": image_id, "map_source": "none", "method": encoder_name, "selection": 0,
+                        "base_quality": q, "threshold_pct": 0.0, "bytes": len(data), "final_quality": q,
+                        "fits_budget": True, "width": rgb.shape[1], "height": rgb.shape[0],
+                        **(options.as_dict() if encoder_name == "jpeg" else {"subsampling": "4:2:0"}),
+                        "output": str(out)})
+    return _write_records(records_csv, records)
 
 
-def _score_row(ref: np.ndarray, jpeg_path, roi=None) -> dict:
+def score_records(image_path, records_csv, out_csv, roi_path="", max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Score every output listed in ``records_csv`` (all of one image) against the image.
+
+    Returns (and writes to ``out_csv``) the records joined with bytes, bpp and all metrics,
+    plus ROI metrics when ``roi_path`` gives a region for this image; one row per output.
+    """
     from .metrics import all_metrics
 
-    data = Path(jpeg_path).read_bytes()
-    dist = encoder.decode(data)
-    h, w = ref.shape[:2]
-    return {"bytes": len(data), "bpp": 8.0 * len(data) / (h * w), **all_metrics(ref, dist, roi)}
-
-
-def score_records(image_path, records_csv, out_csv, source: str, image_id: str, roi_path="",
-                  max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
-    """Score every output listed in ``records_csv`` against its original image.
-
-    Returns (and writes to ``out_csv``) the records joined with all metrics (and ROI
-    metrics when ``roi_path`` gives a region for this image), one row per output, tagged
-    with the map ``source`` and ``image_id``.
-    """
     ref = io.read_image(image_path, max_pixels)
-    roi = load_image_roi(roi_path, image_id, ref.shape[:2])
-    records = pd.read_csv(records_csv)
+    records = pd.read_csv(records_csv, keep_default_na=False)
+    roi = load_image_roi(roi_path, str(records["image"].iloc[0]), ref.shape[:2]) if len(records) else None
+    h, w = ref.shape[:2]
     rows = []
     for rec in records.to_dict("records"):
-        rows.append({"image": image_id, "map_source": source, **rec, **_score_row(ref, rec["output"], roi)})
-    df = pd.DataFrame(rows)
-    write_csv(out_csv, df)
-    return df
-
-
-def score_baselines(image_path, jpeg_paths, qualities, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(),
-                    roi_path="", max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
-    """Score the standard JPEG baselines of one image; one row per quality, method 'jpeg'."""
-    ref = io.read_image(image_path, max_pixels)
-    roi = load_image_roi(roi_path, image_id, ref.shape[:2])
-    rows = []
-    for q, path in zip(qualities, jpeg_paths):
-        rows.append({"image": image_id, "map_source": "none", "method": "jpeg", "selection": 0, "base_quality": q,
-                     "threshold_pct": 0.0, "final_quality": q, "fits_budget": True, "output": str(path),
-                     **options.as_dict(), **_score_row(ref, path, roi)})
+        data = Path(rec["output"]).read_bytes()
+        rows.append({**rec, "bytes": len(data), "bpp": 8.0 * len(data) / (h * w),
+                     **all_metrics(ref, encoder.decode(data), roi)})
     df = pd.DataFrame(rows)
     write_csv(out_csv, df)
     return df

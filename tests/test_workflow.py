@@ -74,7 +74,7 @@ def run_dir(tmp_path_factory, small_photo):
 def test_pipeline_writes_one_row_per_output(run_dir):
     metrics = pd.read_csv(run_dir / "results/metrics.csv")
     assert sorted(metrics["image"].unique()) == ["cat", "my_cup_1"]
-    assert len(metrics) == 2 * 2 * 3  # images x base qualities x (msroi, center, jpeg)
+    assert len(metrics) == 2 * 2 * 4  # images x base qualities x (msroi, center, jpeg, jpegli)
     ours = metrics[metrics["method"] == "original"]
     assert sorted(ours["map_source"].unique()) == ["center", "msroi"]
     assert (ours["bytes"] <= ours["budget_bytes"]).all()
@@ -85,9 +85,10 @@ def test_pipeline_writes_one_row_per_output(run_dir):
     for path in metrics["output"]:
         assert (run_dir / path).is_file()
     summary = pd.read_csv(run_dir / "results/summary.csv")
-    assert len(summary) == 6 and (summary["n_images"] == 2).all()
+    assert len(summary) == 8 and (summary["n_images"] == 2).all()
     bd = pd.read_csv(run_dir / "results/bdrate.csv")
-    assert sorted(bd["map_source"]) == ["center", "msroi"] and bd["bdrate_psnr"].notna().all()
+    assert sorted(bd["method"] + "/" + bd["map_source"]) == ["jpegli/none", "original/center", "original/msroi"]
+    assert bd["bdrate_psnr"].notna().all()
 
 
 def test_msroi_maps_overlays_and_classes_per_image(run_dir):
@@ -114,7 +115,7 @@ def test_changing_threshold_reruns_only_compression_and_downstream(run_dir):
         counts = job_counts(dry_run(run_dir))
     finally:
         write_config(run_dir)
-    assert counts == {"compress": 4, "score": 4, "aggregate": 1, "all": 1}
+    assert counts == {"original": 4, "score": 4, "aggregate": 1, "all": 1}
 
 
 def test_invalid_config_names_the_key(tmp_path):

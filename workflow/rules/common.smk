@@ -42,19 +42,32 @@ def good_images(wildcards=None):
     return table.loc[table["ok"], "id"].tolist()
 
 
-def compressed_outputs(source, image, sel):
-    return [
-        f"{RESULTS}/compressed/{source}/{image}/sel{sel}_q{q}_t{fmt(t)}.jpg"
-        for q in BASE_QUALITIES
-        for t in THRESHOLDS
-    ]
+def jpeg_outputs(method, variant, image):
+    """The JPEGs one job writes: one per base quality (x threshold for the original method)."""
+    base = f"{RESULTS}/compressed/{method}/{variant}/{image}"
+    if method == "original":
+        return [f"{base}/q{q}_t{fmt(t)}.jpg" for q in BASE_QUALITIES for t in THRESHOLDS]
+    return [f"{base}/q{q}.jpg" for q in BASE_QUALITIES]
 
 
-def baseline_outputs(image):
-    return [f"{RESULTS}/baseline/{image}/q{q}.jpg" for q in BASE_QUALITIES]
+def records_path(method, variant, image):
+    return f"{RESULTS}/records/{method}/{variant}/{image}.csv"
+
+
+def variants(method):
+    """The variants of a method that the config asks for (map source x settings)."""
+    if method == "original":
+        return [f"{source}-sel{sel}" for source in config["map_sources"] for sel in SELECTIONS]
+    return ["standard"]
+
+
+def methods():
+    return ["jpeg"] + (["jpegli"] if config["jpegli"] else []) + ["original"]
 
 
 wildcard_constraints:
     image=r"[^/]+",
     source=r"[a-z]+",
     sel=r"[1-6]",
+    method=r"[a-z]+",
+    variant=r"[a-z0-9-]+",

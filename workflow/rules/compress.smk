@@ -1,20 +1,24 @@
-# Compression: standard JPEG baselines per image, and the original MSROI method per
-# image x map source x selection model over every base quality and threshold.
+# Compression: standard encoders per image (the baselines, and jpegli), and the original
+# MSROI method per image x map source x selection model over every base quality and threshold.
+# Every job writes its JPEGs and a records CSV (one row per JPEG) that the score rule reads.
 
 
-rule baseline:
+rule standard:
     input:
         image=image_path,
     output:
-        baseline_outputs("{image}"),
+        jpegs=jpeg_outputs("{method}", "standard", "{image}"),
+        records=records_path("{method}", "standard", "{image}"),
     log:
-        f"{RESULTS}/logs/baseline/{{image}}.log",
+        f"{RESULTS}/logs/standard/{{method}}/{{image}}.log",
     params:
         qualities=BASE_QUALITIES,
         encoder=ENCODER,
         max_pixels=config["max_pixels"],
+    wildcard_constraints:
+        method="jpeg|jpegli",
     script:
-        "../scripts/baseline.py"
+        "../scripts/standard.py"
 
 
 def map_input(wildcards):
@@ -24,19 +28,19 @@ def map_input(wildcards):
     return f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png"
 
 
-rule compress:
+rule original:
     input:
         image=image_path,
         maps=map_input,
     output:
-        jpegs=compressed_outputs("{source}", "{image}", "{sel}"),
-        records=f"{RESULTS}/records/{{source}}/{{image}}/sel{{sel}}.csv",
+        jpegs=jpeg_outputs("original", "{source}-sel{sel}", "{image}"),
+        records=records_path("original", "{source}-sel{sel}", "{image}"),
     log:
-        f"{RESULTS}/logs/compress/{{source}}/{{image}}/sel{{sel}}.log",
+        f"{RESULTS}/logs/original/{{source}}-sel{{sel}}/{{image}}.log",
     params:
         map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
         settings=[[q, t] for q in BASE_QUALITIES for t in THRESHOLDS],
         encoder=ENCODER,
         max_pixels=config["max_pixels"],
     script:
-        "../scripts/compress.py"
+        "../scripts/original.py"

@@ -4,34 +4,19 @@
 rule score:
     input:
         image=image_path,
-        records=f"{RESULTS}/records/{{source}}/{{image}}/sel{{sel}}.csv",
-        jpegs=compressed_outputs("{source}", "{image}", "{sel}"),
+        records=records_path("{method}", "{variant}", "{image}"),
+        jpegs=lambda wildcards: jpeg_outputs(
+            wildcards.method, wildcards.variant, wildcards.image
+        ),
     output:
-        f"{RESULTS}/scores/{{source}}/{{image}}/sel{{sel}}.csv",
+        f"{RESULTS}/scores/{{method}}/{{variant}}/{{image}}.csv",
     log:
-        f"{RESULTS}/logs/score/{{source}}/{{image}}/sel{{sel}}.log",
+        f"{RESULTS}/logs/score/{{method}}/{{variant}}/{{image}}.log",
     params:
         roi=config["roi"],
         max_pixels=config["max_pixels"],
     script:
         "../scripts/score.py"
-
-
-rule score_baseline:
-    input:
-        image=image_path,
-        jpegs=baseline_outputs("{image}"),
-    output:
-        f"{RESULTS}/scores/jpeg/{{image}}.csv",
-    log:
-        f"{RESULTS}/logs/score_baseline/{{image}}.log",
-    params:
-        qualities=BASE_QUALITIES,
-        encoder=ENCODER,
-        roi=config["roi"],
-        max_pixels=config["max_pixels"],
-    script:
-        "../scripts/score_baseline.py"
 
 
 rule sweep:
@@ -50,12 +35,11 @@ rule sweep:
 
 
 def all_scores(wildcards):
-    images = good_images()
-    return [f"{RESULTS}/scores/jpeg/{image}.csv" for image in images] + [
-        f"{RESULTS}/scores/{source}/{image}/sel{sel}.csv"
-        for source in config["map_sources"]
-        for image in images
-        for sel in SELECTIONS
+    return [
+        f"{RESULTS}/scores/{method}/{variant}/{image}.csv"
+        for image in good_images()
+        for method in methods()
+        for variant in variants(method)
     ]
 
 

@@ -1,9 +1,8 @@
-"""Glue: metrics for every output of one compression job."""
+"""Glue: metrics for every output of one job."""
 from contextlib import redirect_stderr
 
 from msroi.stages import score_records
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     score_records(snakemake.input.image, snakemake.input.records, snakemake.output[0],
-                  snakemake.wildcards.source, snakemake.wildcards.image,
-                  roi_path=snakemake.params.roi, max_pixels=snakemake.params.max_pixels)
+                  snakemake.params.roi, snakemake.params.max_pixels)

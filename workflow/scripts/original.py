@@ -7,5 +7,5 @@ from msroi.stages import compress_settings
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     compress_settings(snakemake.input.image, snakemake.params.map_file, int(snakemake.wildcards.sel),
                       [tuple(s) for s in snakemake.params.settings], snakemake.output.jpegs,
-                      snakemake.output.records, EncoderOptions(**snakemake.params.encoder),
-                      snakemake.params.max_pixels)
+                      snakemake.output.records, snakemake.wildcards.image, snakemake.wildcards.source,
+                      EncoderOptions(**snakemake.params.encoder), snakemake.params.max_pixels)
