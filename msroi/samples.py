@@ -17,6 +17,10 @@ from pathlib import Path
 from .errors import MsroiError
 from .io import atomic_path
 
+#: Hand-drawn boxes around the main object(s) of each sample photo (CSV image,x0,y0,x1,y1 in
+#: pixels of the photo as exported): the region for ROI metrics, drawn independently of any map.
+SAMPLE_BOXES = Path(__file__).parent / "resources" / "sample_boxes.csv"
+
 # name -> (package, path inside the package)
 SAMPLES = {
     "astronaut": ("skimage", "data/astronaut.png"),

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from msroi.io import list_images
-from msroi.samples import sample_path
+from msroi.samples import SAMPLE_BOXES, sample_path
 from msroi.stages import image_ids
 
 RESULTS = "results"
@@ -18,6 +18,9 @@ def _input_images():
 
 
 IMAGES = _input_images()
+# ROI for ROI metrics: the configured file, else the hand-drawn boxes of the bundled samples
+# when running on them (msroi/resources/sample_boxes.csv), else none.
+ROI = config["roi"] or ("" if config["images"] else str(SAMPLE_BOXES))
 if not IMAGES:
     raise WorkflowError(f"no images found in {config['images']!r}")
 

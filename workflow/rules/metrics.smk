@@ -13,7 +13,7 @@ rule score:
     log:
         f"{RESULTS}/logs/score/{{method}}/{{variant}}/{{image}}.log",
     params:
-        roi=config["roi"],
+        roi=ROI,
         max_pixels=config["max_pixels"],
     script:
         "../scripts/score.py"
@@ -28,7 +28,7 @@ rule sweep:
         f"{RESULTS}/logs/sweep/{{image}}.log",
     params:
         encoder=ENCODER,
-        roi=config["roi"],
+        roi=ROI,
         max_pixels=config["max_pixels"],
     script:
         "../scripts/sweep.py"
