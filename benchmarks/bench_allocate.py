@@ -1,0 +1,53 @@
+"""Benchmark of msroi.allocate.encode_semantic on a 768x512 photo (map excluded).
+
+Run: python benchmarks/bench_allocate.py [repeats]
+Prints the median wall time per encode at the bytes of Pillow q30/q50/q80, the number
+of real encodes, and Pillow's own encode time for scale.
+"""
+
+import io
+import statistics
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+
+def photo_768x512() -> np.ndarray:
+    import skimage.data
+    a = skimage.data.coffee()  # 400 x 600
+    return np.asarray(Image.fromarray(a).resize((768, 512), Image.Resampling.LANCZOS))
+
+
+def pillow(rgb, q):
+    b = io.BytesIO()
+    Image.fromarray(rgb).save(b, format="JPEG", quality=q, subsampling=2, optimize=True)
+    return b.getvalue()
+
+
+def main(repeats: int = 3) -> None:
+    from msroi.allocate import encode_semantic
+
+    rgb = photo_768x512()
+    h, w = rgb.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    smap = np.exp(-(((yy - h / 2) / (h / 2)) ** 2 + ((xx - w / 2) / (w / 2)) ** 2) / (2 * 0.35 ** 2))
+    for q in (30, 50, 80):
+        budget = len(pillow(rgb, q))
+        times, info = [], None
+        for _ in range(repeats):
+            t = time.perf_counter()
+            data, info = encode_semantic(rgb, smap, budget)
+            times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for _ in range(10):
+            pillow(rgb, q)
+        tp = (time.perf_counter() - t) / 10
+        print(f"768x512 budget=q{q} ({budget} B): median {statistics.median(times):.3f} s "
+              f"(min {min(times):.3f}), {info['encodes']} encodes, out {len(data)} B, "
+              f"Qt={info['table_quality']}; Pillow encode {tp * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

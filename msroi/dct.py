@@ -1,0 +1,152 @@
+"""JPEG in the DCT domain: colour conversion, 8x8 DCT, quantisation tables and writing
+quantised coefficients as one baseline JPEG (through jpeglib's libjpeg-turbo backend).
+
+Conventions follow JFIF / libjpeg:
+- YCbCr is full-range BT.601 (JFIF), the same matrix libjpeg uses.
+- Chroma is subsampled 4:2:0 by 2x2 averaging (libjpeg's h2v2 box downsampling, without
+  its alternating rounding bias), the sampling Pillow uses by default.
+- The forward DCT is the exact orthonormal 2-D DCT-II of each level-shifted 8x8 block,
+  which is the transform JPEG's FDCT defines (libjpeg computes it in fixed point).
+- Quality scaling of the standard Annex K tables is libjpeg's (``jpeg_quality_scaling``),
+  clamped to 1..255 as with ``force_baseline``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+from scipy.fft import dctn, idctn
+
+#: Annex K luminance and chrominance tables (natural order).
+STD_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], dtype=np.int64).reshape(8, 8)
+STD_CHROMA = np.array([
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99,
+    24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
+    99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99], dtype=np.int64).reshape(8, 8)
+
+
+def quality_tables(quality: int) -> np.ndarray:
+    """libjpeg's scaled Annex K tables for ``quality`` in 1..100: int array (2, 8, 8)."""
+    q = int(min(max(int(quality), 1), 100))
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    out = []
+    for base in (STD_LUMA, STD_CHROMA):
+        t = (base * scale + 50) // 100
+        out.append(np.clip(t, 1, 255))
+    return np.stack(out).astype(np.int64)
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """JFIF full-range YCbCr planes (float64, 0..255) of an (H, W, 3) uint8 image."""
+    x = rgb.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = -0.168735892 * r - 0.331264108 * g + 0.5 * b + 128.0
+    cr = 0.5 * r - 0.418687589 * g - 0.081312411 * b + 128.0
+    return y, cb, cr
+
+
+def pad_to(plane: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Pad a plane to (h, w) by replicating its last row and column (what libjpeg does)."""
+    ph, pw = h - plane.shape[0], w - plane.shape[1]
+    if ph == 0 and pw == 0:
+        return plane
+    return np.pad(plane, ((0, ph), (0, pw)), mode="edge")
+
+
+def downsample2(plane: np.ndarray) -> np.ndarray:
+    """2x2 box average of a plane with even sides."""
+    h, w = plane.shape
+    return plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+
+def to_blocks(plane: np.ndarray) -> np.ndarray:
+    """(H, W) with sides multiple of 8 -> (H/8, W/8, 8, 8)."""
+    h, w = plane.shape
+    return plane.reshape(h // 8, 8, w // 8, 8).swapaxes(1, 2)
+
+
+def from_blocks(blocks: np.ndarray) -> np.ndarray:
+    bh, bw = blocks.shape[:2]
+    return blocks.swapaxes(1, 2).reshape(bh * 8, bw * 8)
+
+
+def fdct(plane: np.ndarray) -> np.ndarray:
+    """Orthonormal 8x8 DCT of the level-shifted plane: (H/8, W/8, 8, 8) float64."""
+    return dctn(to_blocks(plane - 128.0), type=2, norm="ortho", axes=(-2, -1))
+
+
+def idct(coefs: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`fdct` (no clipping)."""
+    return from_blocks(idctn(coefs, type=2, norm="ortho", axes=(-2, -1))) + 128.0
+
+
+def image_coefficients(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unquantised DCT coefficients of Y (full size) and Cb, Cr (4:2:0) of an RGB image.
+
+    The image is padded to a multiple of 16 (one 4:2:0 MCU) by edge replication.
+    Returns three float arrays of shape (bh, bw, 8, 8).
+    """
+    h, w = rgb.shape[:2]
+    h16, w16 = -(-h // 16) * 16, -(-w // 16) * 16
+    y, cb, cr = (pad_to(p, h16, w16) for p in rgb_to_ycbcr(rgb))
+    return fdct(y), fdct(downsample2(cb)), fdct(downsample2(cr))
+
+
+def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.ndarray,
+               height: int, width: int, optimize: bool = True) -> bytes:
+    """Write quantised coefficient arrays (Y, Cb, Cr; int, (bh, bw, 8, 8)) as a baseline
+    4:2:0 JPEG of ``height`` x ``width`` pixels with the given (2, 8, 8) tables.
+
+    Levels are clipped to the baseline range (|level| <= 1023 for AC, 2047 for DC).
+    Huffman tables are optimised for the image when ``optimize`` is true.
+    """
+    import jpeglib
+
+    y, cb, cr = (np.ascontiguousarray(np.clip(c, -2047, 2047).astype(np.int16)) for c in levels)
+    for c in (y, cb, cr):
+        ac = c.reshape(*c.shape[:2], 64)[..., 1:]
+        np.clip(ac, -1023, 1023, out=ac)
+    qt = np.ascontiguousarray(np.asarray(tables, dtype=np.uint16))
+    jpeglib.version.set("turbo210")
+    img = jpeglib.from_dct(Y=y, Cb=cb, Cr=cr, qt=qt, quant_tbl_no=[0, 1, 1])
+    img.height, img.width = int(height), int(width)
+    fd, tmp = tempfile.mkstemp(suffix=".jpg", prefix="msroi-")
+    os.close(fd)
+    try:
+        img.write_dct(tmp, flags=["+OPTIMIZE_CODING"] if optimize else ["-OPTIMIZE_CODING"])
+        with open(tmp, "rb") as f:
+            return _jfif_component_ids(f.read())
+    finally:
+        os.unlink(tmp)
+
+
+def _jfif_component_ids(data: bytes) -> bytes:
+    """Renumber component ids 0, 1, 2 (as jpeglib writes them) to JFIF's 1, 2, 3 in the
+    frame and scan headers; files already numbered from 1 are returned unchanged."""
+    buf = bytearray(data)
+    i = 2
+    while i + 4 <= len(buf) and buf[i] == 0xFF:
+        marker = buf[i + 1]
+        length = int.from_bytes(buf[i + 2:i + 4], "big")
+        if marker == 0xC0:
+            n = buf[i + 9]
+            ids = [buf[i + 10 + 3 * k] for k in range(n)]
+            if ids != list(range(n)):
+                return bytes(buf)
+            for k in range(n):
+                buf[i + 10 + 3 * k] += 1
+        elif marker == 0xDA:
+            n = buf[i + 4]
+            for k in range(n):
+                buf[i + 5 + 2 * k] += 1
+            break
+        i += 2 + length
+    return bytes(buf)

@@ -1,0 +1,166 @@
+"""Tests of the saliency-driven DCT-domain allocation (msroi.allocate, msroi.dct)."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from msroi import dct
+from msroi.allocate import block_weights, encode_semantic
+from msroi.errors import MsroiError
+
+
+def _photo(h=192, w=256):
+    import skimage.data
+    a = skimage.data.astronaut()[:h, 128:128 + w]
+    return np.ascontiguousarray(a)
+
+
+def _pillow(rgb, q):
+    b = io.BytesIO()
+    Image.fromarray(rgb).save(b, format="JPEG", quality=q, subsampling=2, optimize=True)
+    return b.getvalue()
+
+
+def _decode(data):
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == "JPEG"
+        return np.asarray(im.convert("RGB")), im
+
+
+def _luma(rgb):
+    r, g, b = (rgb[..., i].astype(np.int64) for i in range(3))
+    return ((299 * r + 587 * g + 114 * b + 500) // 1000).astype(float)
+
+
+def _sof_markers(data):
+    """Start-of-frame markers in the header (scan up to the first SOS)."""
+    out, i = [], 2
+    while i + 4 <= len(data):
+        assert data[i] == 0xFF
+        m = data[i + 1]
+        n = int.from_bytes(data[i + 2:i + 4], "big")
+        if 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC):
+            out.append(m)
+        if m == 0xDA:
+            break
+        i += 2 + n
+    return out
+
+
+def _box_map(h, w, box):
+    m = np.zeros((h, w))
+    y0, y1, x0, x1 = box
+    m[y0:y1, x0:x1] = 1.0
+    return m
+
+
+def test_quality_tables_match_libjpeg():
+    rgb = _photo(64, 64)
+    for q in (10, 50, 90):
+        with Image.open(io.BytesIO(_pillow(rgb, q))) as im:
+            qt = im.quantization
+        ours = dct.quality_tables(q)
+        for k in (0, 1):
+            natural = np.array(qt[k])  # Pillow >= 8 lists tables in natural order
+            assert np.array_equal(natural.reshape(8, 8), ours[k])
+
+
+def test_plain_dct_encode_is_close_to_libjpeg():
+    rgb = _photo()
+    tables = dct.quality_tables(75)
+    c = dct.image_coefficients(rgb)
+    data = dct.write_jpeg((np.rint(c[0] / tables[0]), np.rint(c[1] / tables[1]), np.rint(c[2] / tables[1])),
+                          tables, *rgb.shape[:2])
+    ref = _pillow(rgb, 75)
+    assert abs(len(data) - len(ref)) < 0.03 * len(ref)
+    out, _ = _decode(data)
+    mse = np.mean((_luma(out) - _luma(rgb)) ** 2)
+    mse_ref = np.mean((_luma(_decode(ref)[0]) - _luma(rgb)) ** 2)
+    assert mse < 1.1 * mse_ref
+
+
+@pytest.mark.parametrize("shape", [(192, 256), (37, 53), (120, 200)])
+def test_output_is_baseline_jpeg_within_budget(shape):
+    rgb = _photo(*shape)
+    h, w = shape
+    smap = _box_map(h, w, (h // 4, 3 * h // 4, w // 4, 3 * w // 4))
+    budget = len(_pillow(rgb, 50))
+    data, info = encode_semantic(rgb, smap, budget)
+    assert info["fits"] and len(data) <= budget and info["bytes"] == len(data)
+    assert len(data) >= 0.9 * budget  # the budget is used, not wasted
+    assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9"
+    assert _sof_markers(data) == [0xC0]  # baseline sequential, Huffman
+    out, im = _decode(data)
+    assert out.shape == rgb.shape
+    assert im.layer == [(1, 2, 2, 0), (2, 1, 1, 1), (3, 1, 1, 1)]  # JFIF ids, 4:2:0
+
+
+def test_deterministic():
+    rgb = _photo()
+    smap = np.linspace(0, 1, rgb.shape[1])[None, :].repeat(rgb.shape[0], 0)
+    budget = len(_pillow(rgb, 40))
+    a, ia = encode_semantic(rgb, smap, budget)
+    b, ib = encode_semantic(rgb.copy(), smap.copy(), budget)
+    assert a == b and ia["lam"] == ib["lam"]
+
+
+def test_salient_region_gains_over_uniform_map_at_equal_budget():
+    rgb = _photo(256, 256)
+    h, w = rgb.shape[:2]
+    box = (64, 192, 64, 192)
+    smap = _box_map(h, w, box)
+    budget = len(_pillow(rgb, 50))
+    sem, _ = encode_semantic(rgb, smap, budget)
+    strong, _ = encode_semantic(rgb, smap, budget, ratio=16.0)
+    uni, _ = encode_semantic(rgb, np.ones((h, w)), budget)
+    y0, y1, x0, x1 = box
+    ref = _luma(rgb)[y0:y1, x0:x1]
+
+    def roi_psnr(data):
+        """PSNR-HVS-M over the 8x8 blocks of the box (the paper's perceptual metric)."""
+        from psnr_hvsm.numpy import hvs_hvsm_mse_tiles
+        out = _luma(_decode(data)[0])[y0:y1, x0:x1]
+        _, tiles = hvs_hvsm_mse_tiles(ref / 255.0, out / 255.0)
+        return 10 * np.log10(1.0 / np.mean(tiles))
+
+    assert len(sem) <= budget and len(uni) <= budget and len(strong) <= budget
+    assert roi_psnr(sem) > roi_psnr(uni) + 0.5
+    assert roi_psnr(strong) > roi_psnr(sem)
+
+
+def test_budget_too_small_is_reported():
+    rgb = _photo()
+    data, info = encode_semantic(rgb, np.ones(rgb.shape[:2]), 200)
+    assert not info["fits"]
+    assert len(data) > 200
+    _decode(data)
+
+
+def test_large_budget_keeps_full_precision():
+    rgb = _photo(64, 64)
+    data, info = encode_semantic(rgb, np.ones((64, 64)), 10 ** 7)
+    assert info["fits"] and info["lam"] == 0.0 and info["table_quality"] == 100
+
+
+def test_bad_inputs():
+    rgb = _photo(64, 64)
+    with pytest.raises(MsroiError):
+        encode_semantic(rgb, np.ones((32, 32)), 5000)
+    with pytest.raises(MsroiError):
+        encode_semantic(rgb, np.full((64, 64), np.nan), 5000)
+    with pytest.raises(MsroiError):
+        encode_semantic(rgb.astype(float), np.ones((64, 64)), 5000)
+    with pytest.raises(MsroiError):
+        encode_semantic(rgb, np.ones((64, 64)), 0)
+
+
+def test_block_weights():
+    m = np.zeros((16, 32))
+    m[:, 16:] = 1.0
+    w = block_weights(m, 8, (16, 32), ratio=4.0)
+    assert w.shape == (2, 4)
+    assert np.allclose(w[:, :2], 1.0) and np.allclose(w[:, 2:], 4.0)
+    r = block_weights(m, 8, (16, 32), ratio=4.0, calibrate="rank")
+    assert np.allclose(r[:, :2], r[0, 0]) and np.all(r[:, 2:] > r[:, :2])
