@@ -19,7 +19,7 @@ EXIT_OVER_BUDGET = 3
 
 def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subsampling", choices=["4:2:0", "4:2:2", "4:4:4"], default="4:2:0", help="chroma subsampling (default 4:2:0)")
-    p.add_argument("--optimize", action="store_true", help="optimise Huffman tables")
+    p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=True, help="optimise Huffman tables (default: on)")
     p.add_argument("--progressive", action="store_true", help="write a progressive JPEG (default: baseline)")
 
 
@@ -35,6 +35,22 @@ def _check_output(path: Path, *inputs: Path) -> None:
             raise InputError(path, "output would overwrite an input file")
 
 
+def _compress_semantic(rgb, sal, args):
+    from . import compress, encoder
+    from .allocate import encode_semantic
+
+    options = _encoder_options(args)
+    baseline = encoder.encode(rgb, args.base_quality, options)
+    threshold = 0.0 if args.threshold_pct is None else args.threshold_pct
+    budget = compress.budget_bytes(len(baseline), threshold)
+    data, info = encode_semantic(rgb, sal, budget, ratio=args.ratio)
+    rec = {"method": "semantic", "base_quality": args.base_quality, "threshold_pct": threshold, "ratio": args.ratio,
+           "bytes": len(data), "final_quality": info["table_quality"], "base_bytes": len(baseline),
+           "budget_bytes": budget, "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
+           **options.as_dict()}
+    return data, baseline, rec
+
+
 def cmd_compress(args) -> int:
     from . import compress, io, priors
 
@@ -44,16 +60,18 @@ def cmd_compress(args) -> int:
         sal = io.read_map(args.map, rgb.shape[:2])
     else:
         sal = priors.prior_map(args.prior, rgb.shape[:2])
-    data, baseline, rec = compress.compress_original(
-        rgb, sal, args.selection, args.base_quality, args.threshold_pct, _encoder_options(args)
-    )
+    if args.method == "original":
+        threshold = 1.0 if args.threshold_pct is None else args.threshold_pct
+        data, baseline, rec = compress.compress_original(rgb, sal, args.selection, args.base_quality, threshold, _encoder_options(args))
+    else:
+        data, baseline, rec = _compress_semantic(rgb, sal, args)
     rec.update(image=str(args.image), map=str(args.map) if args.map else f"prior:{args.prior}", output=str(args.output))
     if not rec["fits_budget"]:
         if args.json:
             print(json.dumps(rec, indent=2))
         raise MsroiError(
-            f"{args.image}: no JPEG quality fits the budget of {rec['budget_bytes']} bytes "
-            f"(even Q1 is {rec['bytes']} bytes); nothing written"
+            f"{args.image}: no JPEG fits the budget of {rec['budget_bytes']} bytes "
+            f"(the smallest is {rec['bytes']} bytes); nothing written"
         )
     io.write_bytes(args.output, data)
     if args.baseline:
@@ -137,16 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("compress", help="compress one image guided by a saliency map (the original MSROI method)")
+    p = sub.add_parser("compress", help="compress one image guided by a saliency map")
     p.add_argument("image", type=Path)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--map", type=Path, help="saliency map: 8/16-bit PNG or float .npy, any size (resized to the image)")
     src.add_argument("--prior", choices=["uniform", "center"], help="use a prior map instead of a file")
     p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG")
     p.add_argument("--baseline", type=Path, help="also write standard JPEG at the base quality here")
-    p.add_argument("--selection", type=int, choices=range(1, 7), default=3, metavar="1..6", help="selection model (default 3, deciles)")
+    p.add_argument("--method", choices=["semantic", "original"], default="semantic",
+                   help="semantic (default): DCT-domain rate-distortion allocation steered by the map; original: the paper's mosaic + re-encode")
+    p.add_argument("--selection", type=int, choices=range(1, 7), default=3, metavar="1..6", help="original method: selection model (default 3, deciles)")
+    p.add_argument("--ratio", type=float, default=4.0, help="semantic method: weight of the most salient 8x8 block relative to the least (default 4; 1 = no semantics)")
     p.add_argument("--base-quality", type=int, default=50, choices=range(1, 101), metavar="1..100", help="quality of the baseline that sets the budget (default 50)")
-    p.add_argument("--threshold-pct", type=float, default=1.0, help="allowed size over the baseline, in percent (default 1; 0 = never larger)")
+    p.add_argument("--threshold-pct", type=float, default=None,
+                   help="allowed size over the baseline, in percent (default: 0 = never larger for semantic; 1 for original)")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images with more pixels (default 1e8)")
     p.add_argument("--json", action="store_true", help="print the result record as JSON")
     _encoder_args(p)
@@ -183,8 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "threshold_pct", 0) is not None and getattr(args, "threshold_pct", 0) < 0:
+    if (getattr(args, "threshold_pct", None) or 0) < 0:
         parser.error("--threshold-pct must be >= 0")
+    if getattr(args, "ratio", 1) < 1:
+        parser.error("--ratio must be >= 1")
     try:
         return args.func(args)
     except MsroiError as e:

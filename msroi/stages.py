@@ -129,6 +129,34 @@ def compress_settings(
     return _write_records(records_csv, records)
 
 
+def compress_semantic_settings(image_path, map_path, qualities: list[int], out_paths: list, records_csv,
+                               image_id: str, source: str, options: EncoderOptions = EncoderOptions(optimize=True),
+                               threshold_pct: float = 0.0, ratio: float = 4.0,
+                               max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Run the semantic method (:func:`msroi.allocate.encode_semantic`) for one image and map at
+    the budget of each base quality (standard JPEG with ``options`` at that quality, plus
+    ``threshold_pct``). Writes the JPEGs and their records; returns the records."""
+    from .allocate import encode_semantic
+
+    rgb = io.read_image(image_path, max_pixels)
+    sal = io.read_map(map_path, rgb.shape[:2])
+    records = []
+    for bq, out in zip(qualities, out_paths):
+        base = len(encoder.encode(rgb, bq, options))
+        budget = compress.budget_bytes(base, threshold_pct)
+        data, info = encode_semantic(rgb, sal, budget, ratio=ratio)
+        if not info["fits"]:
+            print(f"msroi: {image_path}: no setting fits the budget of {budget} bytes (base Q{bq}); "
+                  f"wrote {len(data)} bytes, flagged fits_budget=False", file=sys.stderr)
+        io.write_bytes(out, data)
+        records.append({"image": image_id, "map_source": source, "method": "semantic", "selection": 0,
+                        "base_quality": bq, "threshold_pct": threshold_pct, "bytes": len(data),
+                        "final_quality": info["table_quality"], "base_bytes": base, "budget_bytes": budget,
+                        "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
+                        "subsampling": "4:2:0", "optimize": True, "progressive": False, "output": str(out)})
+    return _write_records(records_csv, records)
+
+
 def _write_records(records_csv, records: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(records)
     write_csv(records_csv, df)

@@ -27,11 +27,22 @@ def test_compress_with_map_writes_output_baseline_and_json(tmp_path, image, smal
     m = tmp_path / "map.npy"
     np.save(m, np.random.default_rng(0).random((20, 30)))
     out, base = tmp_path / "out.jpg", tmp_path / "base.jpg"
-    r = run("compress", image, "--map", m, "-o", out, "--baseline", base, "--selection", "6", "--threshold-pct", "0", "--json")
+    r = run("compress", image, "--map", m, "-o", out, "--baseline", base, "--method", "original", "--selection", "6",
+            "--threshold-pct", "0", "--json")
     assert r.returncode == 0, r.stderr
     rec = json.loads(r.stdout)
     assert rec["bytes"] == out.stat().st_size <= rec["budget_bytes"] == base.stat().st_size
     assert rec["selection"] == 6 and rec["threshold_pct"] == 0
+    assert encoder.decode(out.read_bytes()).shape == small_photo.shape
+
+
+def test_default_method_is_semantic_and_never_larger_than_the_baseline(tmp_path, image, small_photo):
+    out, base = tmp_path / "out.jpg", tmp_path / "base.jpg"
+    r = run("compress", image, "--prior", "center", "-o", out, "--baseline", base, "--json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["method"] == "semantic" and rec["threshold_pct"] == 0 and rec["fits_budget"]
+    assert out.stat().st_size == rec["bytes"] <= base.stat().st_size == rec["base_bytes"]
     assert encoder.decode(out.read_bytes()).shape == small_photo.shape
 
 
@@ -59,9 +70,9 @@ def test_unreachable_budget_writes_nothing(tmp_path):
     p = tmp_path / "noise.png"
     Image.fromarray(noise).save(p)
     out = tmp_path / "o.jpg"
-    r = run("compress", p, "--prior", "uniform", "-o", out, "--base-quality", "1", "--threshold-pct", "0", "--selection", "1")
+    r = run("compress", p, "--prior", "uniform", "-o", out, "--base-quality", "1", "--threshold-pct", "0", "--method", "original", "--selection", "1")
     assert r.returncode == 2
-    assert "no JPEG quality fits the budget" in r.stderr and str(p) in r.stderr
+    assert "no JPEG fits the budget" in r.stderr and str(p) in r.stderr
     assert not out.exists()
 
 

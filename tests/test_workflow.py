@@ -74,10 +74,13 @@ def run_dir(tmp_path_factory, small_photo):
 def test_pipeline_writes_one_row_per_output(run_dir):
     metrics = pd.read_csv(run_dir / "results/metrics.csv")
     assert sorted(metrics["image"].unique()) == ["cat", "my_cup_1"]
-    assert len(metrics) == 2 * 2 * 4  # images x base qualities x (msroi, center, jpeg, jpegli)
-    ours = metrics[metrics["method"] == "original"]
+    # images x base qualities x (jpeg, jpegli, original and semantic for msroi and center maps)
+    assert len(metrics) == 2 * 2 * 6
+    ours = metrics[metrics["method"].isin(["original", "semantic"])]
     assert sorted(ours["map_source"].unique()) == ["center", "msroi"]
     assert (ours["bytes"] <= ours["budget_bytes"]).all()
+    semantic = metrics[metrics["method"] == "semantic"]
+    assert (semantic["bytes"] <= semantic["base_bytes"]).all()  # never larger than standard JPEG
     assert metrics[["psnr", "ssim", "psnrhvsm", "delta_psnr"]].notna().all().all()
     # a standard JPEG compared with its own curve at equal bytes differs by ~0
     jpeg = metrics[metrics["method"] == "jpeg"]
@@ -85,10 +88,12 @@ def test_pipeline_writes_one_row_per_output(run_dir):
     for path in metrics["output"]:
         assert (run_dir / path).is_file()
     summary = pd.read_csv(run_dir / "results/summary.csv")
-    assert len(summary) == 8 and (summary["n_images"] == 2).all()
+    assert len(summary) == 12 and (summary["n_images"] == 2).all()
     bd = pd.read_csv(run_dir / "results/bdrate.csv")
-    assert sorted(bd["method"] + "/" + bd["map_source"]) == ["jpegli/none", "original/center", "original/msroi"]
-    assert bd["bdrate_psnr"].notna().all()
+    assert sorted(bd["method"] + "/" + bd["map_source"]) == [
+        "jpegli/none", "original/center", "original/msroi", "semantic/center", "semantic/msroi"]
+    # NaN only where the two curves' quality ranges do not overlap (tiny images, two points)
+    assert bd.loc[bd["method"] != "semantic", "bdrate_psnr"].notna().all()
 
 
 def test_msroi_maps_overlays_and_classes_per_image(run_dir):

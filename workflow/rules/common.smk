@@ -61,11 +61,19 @@ def variants(method):
     """The variants of a method that the config asks for (map source x settings)."""
     if method == "original":
         return [f"{source}-sel{sel}" for source in config["map_sources"] for sel in SELECTIONS]
+    if method == "semantic":
+        return list(config["map_sources"])
     return ["standard"]
 
 
 def methods():
-    return ["jpeg"] + (["jpegli"] if config["jpegli"] else []) + ["original"]
+    """The methods the config asks for; standard JPEG (the reference) always."""
+    return (
+        ["jpeg"]
+        + (["jpegli"] if config["jpegli"] else [])
+        + (["semantic"] if config["semantic"]["enabled"] else [])
+        + (["original"] if config["compress"]["enabled"] else [])
+    )
 
 
 wildcard_constraints:

@@ -44,3 +44,22 @@ rule original:
         max_pixels=config["max_pixels"],
     script:
         "../scripts/original.py"
+
+
+rule semantic:
+    input:
+        image=image_path,
+        maps=map_input,
+    output:
+        jpegs=jpeg_outputs("semantic", "{source}", "{image}"),
+        records=records_path("semantic", "{source}", "{image}"),
+    log:
+        f"{RESULTS}/logs/semantic/{{source}}/{{image}}.log",
+    params:
+        map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
+        qualities=BASE_QUALITIES,
+        encoder=ENCODER,
+        ratio=config["semantic"]["ratio"],
+        max_pixels=config["max_pixels"],
+    script:
+        "../scripts/semantic.py"

@@ -1,0 +1,216 @@
+"""Plots and the results document, made from the pipeline's CSV tables (no TensorFlow).
+
+Every figure and number here is computed from ``results/metrics.csv`` (one row per output),
+``results/summary.csv`` and ``results/bdrate.csv``; nothing is typed by hand.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import io
+
+#: Metrics in the paper's order, with display names.
+METRICS = {"psnr": "PSNR", "ssim": "SSIM", "msssim": "MS-SSIM", "vifp": "VIF-P", "psnrhvs": "PSNR-HVS",
+           "psnrhvsm": "PSNR-HVS-M"}
+
+
+def setting_label(row) -> str:
+    """A short name for a setting: ``jpeg``, ``jpegli``, ``original msroi sel3 +1%``, ..."""
+    if row["method"] in ("jpeg", "jpegli"):
+        return row["method"]
+    label = f"{row['method']} {row['map_source']}"
+    if row["method"] == "original":
+        label += f" sel{int(row['selection'])} +{row['threshold_pct']:g}%"
+    return label
+
+
+def with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``setting`` column of :func:`setting_label`."""
+    df = df.copy()
+    df["setting"] = [setting_label(r) for r in df.to_dict("records")]
+    return df
+
+
+def _figure(n_panels: int, ncols: int = 3, size=(4.2, 3.4)):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nrows = int(np.ceil(n_panels / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax in axes.ravel()[n_panels:]:
+        ax.axis("off")
+    return plt, fig, axes.ravel()
+
+
+def _save(plt, fig, path) -> None:
+    fig.tight_layout()
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def plot_rd(metrics: pd.DataFrame, out_png, settings=None, prefix: str = "") -> None:
+    """Rate-distortion curves: mean bpp against mean metric over images, per setting and
+    base quality, one panel per metric (``prefix='roi_'`` for the ROI metrics)."""
+    df = with_labels(metrics)
+    if settings is not None:
+        df = df[df["setting"].isin(settings)]
+    names = [m for m in METRICS if prefix + m in df.columns]
+    plt, fig, axes = _figure(len(names))
+    for ax, m in zip(axes, names):
+        for setting, g in df.groupby("setting", sort=True):
+            curve = g.groupby("base_quality")[["bpp", prefix + m]].mean().sort_values("bpp")
+            style = "k-" if setting == "jpeg" else "-"
+            ax.plot(curve["bpp"], curve[prefix + m], style, marker=".", label=setting, linewidth=1)
+        ax.set_xlabel("bits per pixel (mean over images)")
+        ax.set_title(("ROI " if prefix else "") + METRICS[m])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6)
+    _save(plt, fig, out_png)
+
+
+def plot_deltas(metrics: pd.DataFrame, out_png, metric: str = "psnrhvsm", base_quality: int = 50, settings=None) -> None:
+    """Per-image bars of ``delta_<metric>`` (output minus standard JPEG at equal bytes) at one
+    base quality, one group of bars per image, one bar per setting."""
+    col = f"delta_{metric}"
+    df = with_labels(metrics)
+    df = df[(df["base_quality"] == base_quality) & (df["method"] != "jpeg") & df[col].notna()]
+    if settings is not None:
+        df = df[df["setting"].isin(settings)]
+    table = df.pivot_table(index="image", columns="setting", values=col)
+    plt, fig, axes = _figure(1, 1, size=(max(6.0, 1.1 * len(table)), 4.0))
+    ax = axes[0]
+    width = 0.8 / max(1, table.shape[1])
+    x = np.arange(len(table))
+    for i, setting in enumerate(table.columns):
+        ax.bar(x + i * width, table[setting], width, label=setting)
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.set_xticks(x + 0.4 - width / 2, table.index, rotation=30, ha="right")
+    ax.set_ylabel(f"delta {METRICS.get(metric.removeprefix('roi_'), metric)} at equal bytes")
+    ax.set_title(f"{'ROI ' if metric.startswith('roi_') else ''}{METRICS.get(metric.removeprefix('roi_'), metric)}: "
+                 f"difference from standard JPEG at equal bytes (base Q{base_quality})")
+    ax.legend(fontsize=6)
+    _save(plt, fig, out_png)
+
+
+def gallery(images: dict, maps_dir, out_png) -> None:
+    """Photo, map and overlay side by side for each image (``images``: id -> path)."""
+    from PIL import Image
+
+    maps_dir = Path(maps_dir)
+    ids = [i for i in images if (maps_dir / f"{i}.png").is_file()]
+    plt, fig, axes = _figure(3 * len(ids), 3, size=(3.2, 2.6))
+    for n, i in enumerate(ids):
+        rgb = io.read_image(images[i])
+        panels = [(rgb, i), (io.read_map(maps_dir / f"{i}.png"), "map")]
+        overlay = maps_dir / f"{i}_overlay.png"
+        panels.append((np.asarray(Image.open(overlay).convert("RGB")) if overlay.is_file() else rgb, "overlay"))
+        for k, (arr, title) in enumerate(panels):
+            ax = axes[3 * n + k]
+            ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None)
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    _save(plt, fig, out_png)
+
+
+def roi_crops(image_path, output_jpeg, box, out_png, label: str = "ours") -> None:
+    """The ROI of one image: original, standard JPEG at the output's bytes (the highest
+    quality whose file is not larger), and the output, cropped to ``box`` (x0, y0, x1, y1)."""
+    from . import compress, encoder
+
+    rgb = io.read_image(image_path)
+    data = Path(output_jpeg).read_bytes()
+    q, std, _ = compress.fit_budget(rgb, len(data))
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    crops = [(rgb, "original"), (encoder.decode(std), f"standard JPEG Q{q}, {len(std)} B"),
+             (encoder.decode(data), f"{label}, {len(data)} B")]
+    plt, fig, axes = _figure(3, 3, size=(4.0, 4.0 * (y1 - y0) / max(1, x1 - x0) + 0.4))
+    for ax, (arr, title) in zip(axes, crops):
+        ax.imshow(arr[y0:y1, x0:x1], interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    _save(plt, fig, out_png)
+
+
+def headline_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: int = 50) -> pd.DataFrame:
+    """One row per setting: mean delta at equal bytes at ``base_quality`` (whole image and ROI)
+    and mean BD-rate over the base qualities, for every metric present."""
+    s = with_labels(summary[summary["base_quality"] == base_quality])
+    s = s[s["method"] != "jpeg"]
+    b = with_labels(bdrate)
+    cols = {}
+    for m in METRICS:
+        for prefix in ("", "roi_"):
+            if f"delta_{prefix}{m}" in s.columns:
+                cols[f"d_{prefix}{m}"] = s.set_index("setting")[f"delta_{prefix}{m}"]
+            if f"bdrate_{prefix}{m}" in b.columns:
+                cols[f"bd_{prefix}{m}"] = b.set_index("setting")[f"bdrate_{prefix}{m}"]
+    table = pd.DataFrame(cols)
+    table.index.name = "setting"
+    if "bytes_vs_base" in s.columns:
+        table.insert(0, "bytes_vs_q", s.set_index("setting")["bytes_vs_base"])
+    return table.reset_index()
+
+
+def _fmt(v, pct=False) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "–"
+    return f"{v:+.1f}%" if pct else f"{v:+.2f}"
+
+
+def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, n_images: int, base_quality: int = 50,
+                     runtime_s: float | None = None) -> str:
+    """The body of ``docs/results.md``: headline tables from the CSVs, machine, versions."""
+    import PIL
+
+    table = headline_table(summary, bdrate, base_quality)
+    lines = [
+        "# Results",
+        "",
+        "Generated by `msroi results-doc` from `results/summary.csv` and `results/bdrate.csv`;",
+        "do not edit by hand. Regenerate: `bin/setup && .venv/bin/snakemake --workflow-profile",
+        "workflow/profiles/default` (then this file is rewritten from the new tables).",
+        "",
+        f"{n_images} images. Deltas are the output's metric minus standard JPEG's (same encoder",
+        f"options) at exactly the output's byte count, at base quality {base_quality}, mean over images.",
+        "BD-rate: Bjontegaard delta rate against standard JPEG over the configured base qualities,",
+        "mean over images (negative = fewer bytes for the same quality). ROI metrics use the",
+        "hand-drawn boxes of `msroi/resources/sample_boxes.csv`, never the map under test.",
+        "",
+    ]
+    for title, prefix in (("Whole image", ""), ("Region of interest", "roi_")):
+        metric_cols = [m for m in METRICS if f"d_{prefix}{m}" in table.columns]
+        if not metric_cols:
+            continue
+        lines += [f"## {title}: delta at equal bytes (base Q{base_quality}) / BD-rate", ""]
+        header = "| setting | bytes vs Q | " + " | ".join(METRICS[m] for m in metric_cols) + " |"
+        lines += [header, "|" + "---|" * (2 + len(metric_cols))]
+        for r in table.to_dict("records"):
+            cells = [f"{_fmt(r.get(f'd_{prefix}{m}'))} / {_fmt(r.get(f'bd_{prefix}{m}'), pct=True)}" for m in metric_cols]
+            lines.append(f"| {r['setting']} | {_fmt(100 * r.get('bytes_vs_q', np.nan), pct=True)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Machine and versions", "",
+              f"- {platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}, Pillow {PIL.__version__} "
+              f"(libjpeg-turbo {_turbo()}), pandas {pd.__version__}, numpy {np.__version__}"]
+    if runtime_s is not None:
+        lines.append(f"- whole workflow: {runtime_s / 60:.1f} min")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _turbo() -> str:
+    from PIL import features
+
+    return features.version("libjpeg_turbo") or "?"

@@ -1,0 +1,11 @@
+"""Glue: the semantic method for one image and map at every base quality's budget."""
+from contextlib import redirect_stderr
+
+from msroi.encoder import EncoderOptions
+from msroi.stages import compress_semantic_settings
+
+with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+    compress_semantic_settings(snakemake.input.image, snakemake.params.map_file, snakemake.params.qualities,
+                               snakemake.output.jpegs, snakemake.output.records, snakemake.wildcards.image,
+                               snakemake.wildcards.source, EncoderOptions(**snakemake.params.encoder),
+                               ratio=snakemake.params.ratio, max_pixels=snakemake.params.max_pixels)
