@@ -1,5 +1,6 @@
 # msroi: semantic perceptual JPEG compression as a batch pipeline.
-# Run: snakemake --cores 2 (settings in config/config.yaml, documented in config/README.md).
+# Run: snakemake --workflow-profile workflow/profiles/default
+# (settings in config/config.yaml, documented in config/README.md).
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -16,6 +17,7 @@ include: "workflow/rules/dataset.smk"
 include: "workflow/rules/maps.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -24,4 +26,5 @@ rule all:
         "results/metrics.csv",
         "results/summary.csv",
         "results/bdrate.csv",
+        "results/eval/rd.csv",
     default_target: True

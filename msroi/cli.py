@@ -133,6 +133,13 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def cmd_results_doc(args) -> int:
+    from .report import write_results_doc
+
+    print(write_results_doc(args.results, args.output, args.runtime_min))
+    return 0
+
+
 def cmd_samples(args) -> int:
     from .samples import SAMPLES, export_sample, sample_path
 
@@ -194,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roi-kind", choices=["auto", "mask", "weights", "boxes"], default="auto")
     p.add_argument("--json", action="store_true", help="print JSON (infinite values as null)")
     p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("results-doc", help="write docs/results.md (and its CSVs) from a workflow's results")
+    p.add_argument("results", type=Path, nargs="?", default=Path("results"), help="the workflow's results directory")
+    p.add_argument("-o", "--output", type=Path, default=Path("docs"), help="docs directory (default docs)")
+    p.add_argument("--runtime-min", type=float, help="the workflow's measured wall time, in minutes, to state in the document")
+    p.set_defaults(func=cmd_results_doc)
 
     p = sub.add_parser("samples", help="list the bundled sample photos, or export them to a directory")
     p.add_argument("names", nargs="*", help="sample names (default: all)")

@@ -110,7 +110,13 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
     """
     import jpeglib
 
-    y, cb, cr = (np.ascontiguousarray(np.clip(c, -2047, 2047).astype(np.int16)) for c in levels)
+    # libjpeg holds ceil(side / 8) luma and ceil(side / 16) chroma blocks per side; the
+    # arrays are padded to whole MCUs, so drop the blocks past that or rows are misread.
+    by, bx = -(-int(height) // 8), -(-int(width) // 8)
+    cy, cx = -(-int(height) // 16), -(-int(width) // 16)
+    shapes = ((by, bx), (cy, cx), (cy, cx))
+    y, cb, cr = (np.ascontiguousarray(np.clip(c[:sh[0], :sh[1]], -2047, 2047).astype(np.int16))
+                 for c, sh in zip(levels, shapes))
     for c in (y, cb, cr):
         ac = c.reshape(*c.shape[:2], 64)[..., 1:]
         np.clip(ac, -1023, 1023, out=ac)

@@ -164,3 +164,18 @@ def test_block_weights():
     assert np.allclose(w[:, :2], 1.0) and np.allclose(w[:, 2:], 4.0)
     r = block_weights(m, 8, (16, 32), ratio=4.0, calibrate="rank")
     assert np.allclose(r[:, :2], r[0, 0]) and np.all(r[:, 2:] > r[:, :2])
+
+
+@pytest.mark.parametrize("shape", [(75, 113), (37, 53), (120, 200), (17, 250)])
+def test_output_content_is_right_for_sizes_that_are_not_whole_mcus(shape):
+    # regression: coefficient arrays padded to whole MCUs were misread row by row
+    from skimage import data
+
+    from msroi import encoder, metrics, priors
+
+    rgb = np.ascontiguousarray(data.astronaut()[: shape[0], : shape[1]])
+    std = encoder.encode(rgb, 50, encoder.EncoderOptions(optimize=True))
+    out, info = encode_semantic(rgb, priors.center_map(shape), len(std))
+    y = metrics.luma(rgb)
+    assert info["fits"] and len(out) <= len(std)
+    assert metrics.psnr(y, metrics.luma(encoder.decode(out))) > metrics.psnr(y, metrics.luma(encoder.decode(std))) - 1.0

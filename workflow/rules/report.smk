@@ -1,0 +1,40 @@
+# The study: labelled tables, rate-distortion plots, per-image deltas, map gallery and ROI
+# crops, all from the aggregated CSVs; registered for `snakemake --report`.
+
+
+rule study:
+    input:
+        inputs=f"{RESULTS}/inputs.csv",
+        metrics=f"{RESULTS}/metrics.csv",
+        summary=f"{RESULTS}/summary.csv",
+        bdrate=f"{RESULTS}/bdrate.csv",
+        maps=(
+            f"{RESULTS}/maps/msroi" if "msroi" in config["map_sources"] else []
+        ),
+    output:
+        rd=report(f"{RESULTS}/eval/rd.csv", caption="../report/rd_csv.rst", category="Tables"),
+        equal_bytes=report(
+            f"{RESULTS}/eval/equal_bytes.csv",
+            caption="../report/equal_bytes.rst",
+            category="Tables",
+        ),
+        bdrate=report(
+            f"{RESULTS}/eval/bdrate.csv", caption="../report/bdrate.rst", category="Tables"
+        ),
+        rd_plot=report(f"{RESULTS}/eval/rd.png", caption="../report/rd.rst", category="Plots"),
+        deltas=report(
+            f"{RESULTS}/eval/deltas.png", caption="../report/deltas.rst", category="Plots"
+        ),
+        figures=report(
+            directory(f"{RESULTS}/eval/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+        ),
+    log:
+        f"{RESULTS}/logs/study.log",
+    params:
+        images=lambda wildcards: {image: IMAGES[image] for image in good_images()},
+        roi=ROI,
+    script:
+        "../scripts/study.py"

@@ -1,0 +1,10 @@
+"""Glue: the study's tables and figures from the aggregated CSVs."""
+from contextlib import redirect_stderr
+from pathlib import Path
+
+from msroi.report import make_study
+
+with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+    make_study(snakemake.input.metrics, snakemake.input.summary, snakemake.input.bdrate,
+               Path(snakemake.output.rd).parent, snakemake.output.figures, snakemake.params.images,
+               snakemake.input.maps or None, snakemake.params.roi)
