@@ -49,7 +49,9 @@ def jpeg_outputs(method, variant, image):
     """The JPEGs one job writes: one per base quality (x threshold for the original method)."""
     base = f"{RESULTS}/compressed/{method}/{variant}/{image}"
     if method == "original":
-        return [f"{base}/q{q}_t{fmt(t)}.jpg" for q in BASE_QUALITIES for t in THRESHOLDS]
+        return [
+            f"{base}/q{q}_t{fmt(t)}.jpg" for q in BASE_QUALITIES for t in THRESHOLDS
+        ]
     return [f"{base}/q{q}.jpg" for q in BASE_QUALITIES]
 
 
@@ -60,7 +62,11 @@ def records_path(method, variant, image):
 def variants(method):
     """The variants of a method that the config asks for (map source x settings)."""
     if method == "original":
-        return [f"{source}-sel{sel}" for source in config["map_sources"] for sel in SELECTIONS]
+        return [
+            f"{source}-sel{sel}"
+            for source in config["map_sources"]
+            for sel in SELECTIONS
+        ]
     if method == "semantic":
         return list(config["map_sources"])
     return ["standard"]
@@ -74,6 +80,32 @@ def methods():
         + (["semantic"] if config["semantic"]["enabled"] else [])
         + (["original"] if config["compress"]["enabled"] else [])
     )
+
+
+def classifier(wildcards):
+    if config["model"]["source"] == "file":
+        return config["model"]["path"]
+    return rules.default_model.output.model
+
+
+def map_input(wildcards):
+    # the msroi maps come from one batch job (one TensorFlow start) writing a directory
+    if wildcards.source == "msroi":
+        return f"{RESULTS}/maps/msroi"
+    return f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png"
+
+
+def all_scores(wildcards):
+    return [
+        f"{RESULTS}/scores/{method}/{variant}/{image}.csv"
+        for image in good_images()
+        for method in methods()
+        for variant in variants(method)
+    ]
+
+
+def all_sweeps(wildcards):
+    return [f"{RESULTS}/sweep/{image}.csv" for image in good_images()]
 
 
 wildcard_constraints:

@@ -11,21 +11,16 @@ rule standard:
         records=records_path("{method}", "standard", "{image}"),
     log:
         f"{RESULTS}/logs/standard/{{method}}/{{image}}.log",
+    wildcard_constraints:
+        method="jpeg|jpegli",
+    conda:
+        "../../environment.yml"
     params:
         qualities=BASE_QUALITIES,
         encoder=ENCODER,
         max_pixels=config["max_pixels"],
-    wildcard_constraints:
-        method="jpeg|jpegli",
     script:
         "../scripts/standard.py"
-
-
-def map_input(wildcards):
-    # the msroi maps come from one batch job (one TensorFlow start) writing a directory
-    if wildcards.source == "msroi":
-        return f"{RESULTS}/maps/msroi"
-    return f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png"
 
 
 rule original:
@@ -37,6 +32,8 @@ rule original:
         records=records_path("original", "{source}-sel{sel}", "{image}"),
     log:
         f"{RESULTS}/logs/original/{{source}}-sel{{sel}}/{{image}}.log",
+    conda:
+        "../../environment.yml"
     params:
         map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
         settings=[[q, t] for q in BASE_QUALITIES for t in THRESHOLDS],
@@ -55,6 +52,8 @@ rule semantic:
         records=records_path("semantic", "{source}", "{image}"),
     log:
         f"{RESULTS}/logs/semantic/{{source}}/{{image}}.log",
+    conda:
+        "../../environment.yml"
     params:
         map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
         qualities=BASE_QUALITIES,

@@ -7,10 +7,12 @@ rule export_sample:
         f"{RESULTS}/samples/{{filename}}",
     log:
         f"{RESULTS}/logs/export_sample/{{filename}}.log",
-    params:
-        name=lambda wildcards: wildcards.filename.rsplit(".", 1)[0],
     wildcard_constraints:
         filename=r"[a-z_]+\.(png|jpg)",
+    conda:
+        "../../environment.yml"
+    params:
+        name=lambda wildcards: wildcards.filename.rsplit(".", 1)[0],
     script:
         "../scripts/export_sample.py"
 
@@ -22,6 +24,8 @@ checkpoint check_images:
         f"{RESULTS}/inputs.csv",
     log:
         f"{RESULTS}/logs/check_images.log",
+    conda:
+        "../../environment.yml"
     params:
         images=IMAGES,
         max_pixels=config["max_pixels"],

@@ -8,11 +8,13 @@ rule prior_map:
         f"{RESULTS}/maps/{{source}}/{{image}}.png",
     log:
         f"{RESULTS}/logs/prior_map/{{source}}/{{image}}.log",
+    wildcard_constraints:
+        source="center|uniform",
+    conda:
+        "../../environment.yml"
     params:
         max_pixels=config["max_pixels"],
         sigma=config["center_sigma"],
-    wildcard_constraints:
-        source="center|uniform",
     script:
         "../scripts/prior_map.py"
 
@@ -24,6 +26,8 @@ rule file_map:
         f"{RESULTS}/maps/file/{{image}}.png",
     log:
         f"{RESULTS}/logs/file_map/{{image}}.log",
+    conda:
+        "../../environment.yml"
     params:
         maps_dir=config["maps_dir"],
         max_pixels=config["max_pixels"],
@@ -37,14 +41,10 @@ rule default_model:
         metadata=f"{RESULTS}/model/efficientnet_lite0.json",
     log:
         f"{RESULTS}/logs/default_model.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/default_model.py"
-
-
-def classifier(wildcards):
-    if config["model"]["source"] == "file":
-        return config["model"]["path"]
-    return rules.default_model.output.model
 
 
 rule msroi_maps:
@@ -55,6 +55,8 @@ rule msroi_maps:
         directory(f"{RESULTS}/maps/msroi"),
     log:
         f"{RESULTS}/logs/msroi_maps.log",
+    conda:
+        "../../environment.yml"
     params:
         ids=lambda wildcards: good_images(),
         top_k=config["model"]["top_k"],

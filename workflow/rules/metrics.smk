@@ -12,6 +12,8 @@ rule score:
         f"{RESULTS}/scores/{{method}}/{{variant}}/{{image}}.csv",
     log:
         f"{RESULTS}/logs/score/{{method}}/{{variant}}/{{image}}.log",
+    conda:
+        "../../environment.yml"
     params:
         roi=ROI,
         max_pixels=config["max_pixels"],
@@ -26,25 +28,14 @@ rule sweep:
         f"{RESULTS}/sweep/{{image}}.csv",
     log:
         f"{RESULTS}/logs/sweep/{{image}}.log",
+    conda:
+        "../../environment.yml"
     params:
         encoder=ENCODER,
         roi=ROI,
         max_pixels=config["max_pixels"],
     script:
         "../scripts/sweep.py"
-
-
-def all_scores(wildcards):
-    return [
-        f"{RESULTS}/scores/{method}/{variant}/{image}.csv"
-        for image in good_images()
-        for method in methods()
-        for variant in variants(method)
-    ]
-
-
-def all_sweeps(wildcards):
-    return [f"{RESULTS}/sweep/{image}.csv" for image in good_images()]
 
 
 rule aggregate:
@@ -57,5 +48,7 @@ rule aggregate:
         bdrate=f"{RESULTS}/bdrate.csv",
     log:
         f"{RESULTS}/logs/aggregate.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/aggregate.py"

@@ -8,22 +8,28 @@ rule study:
         metrics=f"{RESULTS}/metrics.csv",
         summary=f"{RESULTS}/summary.csv",
         bdrate=f"{RESULTS}/bdrate.csv",
-        maps=(
-            f"{RESULTS}/maps/msroi" if "msroi" in config["map_sources"] else []
-        ),
+        maps=(f"{RESULTS}/maps/msroi" if "msroi" in config["map_sources"] else []),
     output:
-        rd=report(f"{RESULTS}/eval/rd.csv", caption="../report/rd_csv.rst", category="Tables"),
+        rd=report(
+            f"{RESULTS}/eval/rd.csv", caption="../report/rd_csv.rst", category="Tables"
+        ),
         equal_bytes=report(
             f"{RESULTS}/eval/equal_bytes.csv",
             caption="../report/equal_bytes.rst",
             category="Tables",
         ),
         bdrate=report(
-            f"{RESULTS}/eval/bdrate.csv", caption="../report/bdrate.rst", category="Tables"
+            f"{RESULTS}/eval/bdrate.csv",
+            caption="../report/bdrate.rst",
+            category="Tables",
         ),
-        rd_plot=report(f"{RESULTS}/eval/rd.png", caption="../report/rd.rst", category="Plots"),
+        rd_plot=report(
+            f"{RESULTS}/eval/rd.png", caption="../report/rd.rst", category="Plots"
+        ),
         deltas=report(
-            f"{RESULTS}/eval/deltas.png", caption="../report/deltas.rst", category="Plots"
+            f"{RESULTS}/eval/deltas.png",
+            caption="../report/deltas.rst",
+            category="Plots",
         ),
         figures=report(
             directory(f"{RESULTS}/eval/figures"),
@@ -33,6 +39,8 @@ rule study:
         ),
     log:
         f"{RESULTS}/logs/study.log",
+    conda:
+        "../../environment.yml"
     params:
         images=lambda wildcards: {image: IMAGES[image] for image in good_images()},
         roi=ROI,
