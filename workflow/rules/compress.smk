@@ -15,6 +15,10 @@ rule standard:
         method="jpeg|jpegli",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         qualities=BASE_QUALITIES,
         encoder=ENCODER,
@@ -34,6 +38,10 @@ rule original:
         f"{RESULTS}/logs/original/{{source}}-sel{{sel}}/{{image}}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
         settings=[[q, t] for q in BASE_QUALITIES for t in THRESHOLDS],
@@ -54,6 +62,10 @@ rule semantic:
         f"{RESULTS}/logs/semantic/{{source}}/{{image}}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
         qualities=BASE_QUALITIES,

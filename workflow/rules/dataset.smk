@@ -11,6 +11,10 @@ rule export_sample:
         filename=r"[a-z_]+\.(png|jpg)",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         name=lambda wildcards: wildcards.filename.rsplit(".", 1)[0],
     script:
@@ -26,6 +30,10 @@ checkpoint check_images:
         f"{RESULTS}/logs/check_images.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         images=IMAGES,
         max_pixels=config["max_pixels"],

@@ -12,6 +12,10 @@ rule prior_map:
         source="center|uniform",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         max_pixels=config["max_pixels"],
         sigma=config["center_sigma"],
@@ -28,6 +32,10 @@ rule file_map:
         f"{RESULTS}/logs/file_map/{{image}}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         maps_dir=config["maps_dir"],
         max_pixels=config["max_pixels"],
@@ -43,6 +51,10 @@ rule default_model:
         f"{RESULTS}/logs/default_model.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     script:
         "../scripts/default_model.py"
 
@@ -57,6 +69,10 @@ rule msroi_maps:
         f"{RESULTS}/logs/msroi_maps.log",
     conda:
         "../../environment.yml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=lambda wildcards: 30 + len(good_images()),
     params:
         ids=lambda wildcards: good_images(),
         top_k=config["model"]["top_k"],

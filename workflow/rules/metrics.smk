@@ -14,6 +14,10 @@ rule score:
         f"{RESULTS}/logs/score/{{method}}/{{variant}}/{{image}}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         roi=ROI,
         max_pixels=config["max_pixels"],
@@ -30,6 +34,10 @@ rule sweep:
         f"{RESULTS}/logs/sweep/{{image}}.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         encoder=ENCODER,
         roi=ROI,
@@ -50,5 +58,9 @@ rule aggregate:
         f"{RESULTS}/logs/aggregate.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     script:
         "../scripts/aggregate.py"

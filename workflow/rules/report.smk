@@ -41,6 +41,10 @@ rule study:
         f"{RESULTS}/logs/study.log",
     conda:
         "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         images=lambda wildcards: {image: IMAGES[image] for image in good_images()},
         roi=ROI,
