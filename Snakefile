@@ -1,5 +1,5 @@
 # msroi: semantic perceptual JPEG compression as a batch pipeline.
-# Run: snakemake --workflow-profile workflow/profiles/default
+# Run: snakemake --workflow-profile workflow/profiles/default (keep-going, rerun-incomplete)
 # (settings in config/config.yaml, documented in config/README.md).
 import sys
 

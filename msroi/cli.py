@@ -94,6 +94,8 @@ def cmd_map(args) -> int:
         paths.extend(io.list_images(p) if p.is_dir() else [p])
     if not paths:
         raise MsroiError(f"no images found in {', '.join(map(str, args.inputs))}")
+    if len(paths) == 1:
+        io.read_image(paths[0])  # a bad single image: one-line error before TensorFlow starts
     single = len(paths) == 1 and args.output.suffix.lower() in (".png", ".npy")
     statuses = map_images(
         paths,
@@ -218,10 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if (getattr(args, "threshold_pct", None) or 0) < 0:
-        parser.error("--threshold-pct must be >= 0")
-    if getattr(args, "ratio", 1) < 1:
-        parser.error("--ratio must be >= 1")
+    threshold = getattr(args, "threshold_pct", None)
+    if threshold is not None and not 0 <= threshold < float("inf"):
+        parser.error("--threshold-pct must be a finite number >= 0")
+    if not 1 <= getattr(args, "ratio", 1) < float("inf"):
+        parser.error("--ratio must be a finite number >= 1")
     try:
         return args.func(args)
     except MsroiError as e:

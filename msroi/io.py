@@ -137,7 +137,7 @@ def read_map(path, shape: tuple[int, int] | None = None) -> np.ndarray:
     if path.suffix.lower() == ".npy":
         try:
             m = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError) as e:
             raise InputError(path, f"cannot read map ({e})") from None
         if m.ndim == 3 and m.shape[2] == 1:
             m = m[..., 0]

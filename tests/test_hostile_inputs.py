@@ -1,0 +1,517 @@
+"""Hostile inputs (issue 9): one table of bad and odd files, run through every entry point.
+
+Each case is a test for ``msroi compress``, ``msroi metrics`` and ``msroi map`` (the CLI
+as a subprocess; ``map`` in ONE invocation over a directory, as TensorFlow starts slowly)
+and, for a subset, the workflow. Expected: a bad file gives one line ``msroi: <file>:
+<problem>``, exit status 2, no traceback and no output file; an odd but valid file works and
+its outputs are in the displayed orientation (EXIF applied) at the image's size.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from msroi import encoder
+from msroi.io import read_image, read_map
+
+from .test_workflow import snakemake
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "msroi.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def photo() -> np.ndarray:
+    """A small real photo, 50 x 76."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.chelsea()[::6, ::6])
+
+
+def _save(array, mode=None, **kw):
+    def make(path):
+        Image.fromarray(array, mode).save(path, **kw) if mode else Image.fromarray(array).save(path, **kw)
+    return make
+
+
+def _truncated(fmt):
+    def make(path):
+        Image.fromarray(photo()).save(path, format=fmt)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    return make
+
+
+def _bomb(path):
+    """A 74-byte PNG whose header claims 100000 x 100000 pixels (1e10)."""
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+                     + chunk(b"IEND", b""))
+
+
+def _palette_with_transparency(path):
+    im = Image.fromarray(photo()).quantize(16)
+    im.save(path, transparency=0)
+
+
+def _rgba(path):
+    a = np.zeros((50, 76, 4), np.uint8)
+    a[..., :3] = photo()
+    a[:, 38:, 3] = 255  # right half opaque, left half fully transparent -> white
+    Image.fromarray(a, "RGBA").save(path)
+
+
+def _exif_rotated(path):
+    im = Image.fromarray(photo())  # stored 76 wide x 50 high
+    exif = im.getexif()
+    exif[0x0112] = 6  # displayed rotated 90 degrees clockwise: 50 wide x 76 high
+    im.save(path, exif=exif, quality=95)
+
+
+def _tiny(n):
+    return _save(np.random.default_rng(n).integers(0, 256, (n, n, 3), dtype=np.uint8))
+
+
+@dataclass
+class Case:
+    name: str
+    filename: str
+    make: Callable[[Path], None]
+    problem: str | None = None  # regex of the error; None: a valid input
+    shape: tuple[int, int] | None = None  # displayed (height, width) of a valid input
+    check: Callable[[np.ndarray], None] | None = field(default=None)  # on the decoded compress output
+
+
+def _white_left_half(out):
+    assert out[:, :30].mean() > 245  # transparent over white
+    assert out[:, 45:].mean() < 200  # the opaque photo
+
+
+def _grey_ramp(out):
+    expected = np.linspace(0, 255, 40)[None, :]
+    assert np.abs(out.mean(axis=2) - expected).mean() < 8  # 16 bit scaled to 8, not clipped/wrapped
+
+
+CASES = [
+    Case("zero_bytes", "empty.png", lambda p: p.write_bytes(b""), problem="empty file"),
+    Case("truncated_jpeg", "cut.jpg", _truncated("JPEG"), problem="cannot decode"),
+    Case("truncated_png", "halved.png", _truncated("PNG"), problem="cannot decode"),
+    Case("text_named_jpg", "notes.jpg", lambda p: p.write_text("just some text\n"), problem="not an image"),
+    Case("bomb_header", "bomb.png", _bomb, problem="too large|above the limit"),
+    Case("tiny_1x1", "one.png", _tiny(1), shape=(1, 1)),
+    Case("tiny_7x7", "seven.png", _tiny(7), shape=(7, 7)),
+    Case("tiny_15x15", "fifteen.png", _tiny(15), shape=(15, 15)),
+    Case("greyscale", "grey.png", _save(photo()[..., 1]), shape=(50, 76)),
+    Case("palette_transparency", "palette.png", _palette_with_transparency, shape=(50, 76)),
+    Case("rgba", "alpha.png", _rgba, shape=(50, 76), check=_white_left_half),
+    Case("cmyk_jpeg", "cmyk.jpg", lambda p: Image.fromarray(photo()).convert("CMYK").save(p, quality=95), shape=(50, 76)),
+    Case("png_16bit", "deep.png",
+         _save(np.tile(np.rint(np.linspace(0, 65535, 40)).astype(np.uint16), (30, 1))), shape=(30, 40), check=_grey_ramp),
+    Case("exif_rotated", "rotated.jpg", _exif_rotated, shape=(76, 50)),
+    Case("name_spaces", "my photo (1).png", _save(photo()), shape=(50, 76)),
+    Case("name_unicode", "café 日本 ☃.png", _save(photo()), shape=(50, 76)),
+    Case("name_shell", "a;b $(touch pwned) `touch pwned2` 'q' \"x\" &.png", _save(photo()), shape=(50, 76)),
+]
+BAD = [c for c in CASES if c.problem]
+GOOD = [c for c in CASES if not c.problem]
+
+
+def _ids(cases):
+    return [c.name for c in cases]
+
+
+def _make(case: Case, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / case.filename
+    case.make(path)
+    return path
+
+
+def assert_one_line_error(r, *needles, pattern=None):
+    err = r.stderr.strip()
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert len(err.splitlines()) == 1, f"expected one line, got:\n{r.stderr}"
+    assert err.startswith("msroi: "), err
+    for n in needles:
+        assert str(n) in err, (n, err)
+    if pattern:
+        import re
+
+        assert re.search(pattern, err), (pattern, err)
+
+
+def _no_side_effects(*dirs):
+    for d in dirs:
+        assert not list(Path(d).rglob("pwned*")), "a file name was run by a shell"
+
+
+# ----------------------------------------------------------------------------- compress
+
+
+COMPRESS = [(c, "default") for c in CASES] + [(c, "original") for c in GOOD]
+
+
+@pytest.mark.parametrize("case, method", COMPRESS, ids=[f"{c.name}-{m}" for c, m in COMPRESS])
+def test_compress(tmp_path, case, method):
+    """The default (semantic) method on every case; the original method on the valid ones."""
+    src = _make(case, tmp_path / "in")
+    out_dir = tmp_path / "out"
+    out = out_dir / f"{case.filename}.jpg"
+    extra = [] if method == "default" else ["--method", method]
+    r = run("compress", src, "--prior", "center", "-o", out, "--json", *extra, cwd=tmp_path)
+    _no_side_effects(tmp_path)
+    if case.problem:
+        assert_one_line_error(r, src, pattern=case.problem)
+        assert r.stdout == ""
+        assert not out_dir.exists() or list(out_dir.iterdir()) == []
+        return
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert sorted(p.name for p in out_dir.iterdir()) == [out.name]  # no temp files left
+    data = out.read_bytes()
+    assert rec["bytes"] == len(data) and rec["fits_budget"] and len(data) <= rec["budget_bytes"]
+    assert (rec["height"], rec["width"]) == case.shape
+    with Image.open(out) as im:
+        assert (im.height, im.width) == case.shape  # the displayed orientation...
+        assert im.getexif().get(0x0112, 1) == 1  # ...with no orientation tag to rotate it again
+    decoded = encoder.decode(data)
+    assert decoded.shape == (*case.shape, 3)
+    if case.check:
+        case.check(decoded)
+    if case.name == "exif_rotated":  # content, not only size, is the displayed image
+        shown = read_image(src)
+        assert np.abs(decoded.astype(int) - shown.astype(int)).mean() < 15
+
+
+def test_compress_pixel_limit_option(tmp_path):
+    src = _make(CASES[-3], tmp_path)  # 50 x 76 = 3800 pixels
+    out = tmp_path / "o.jpg"
+    r = run("compress", src, "--prior", "center", "-o", out, "--max-pixels", "3799")
+    assert_one_line_error(r, src, "3800", "3799", pattern="above the limit")
+    assert not out.exists()
+    assert run("compress", src, "--prior", "center", "-o", out, "--max-pixels", "3800").returncode == 0
+
+
+def test_bad_input_with_debug_shows_the_traceback(tmp_path):
+    src = _make(BAD[0], tmp_path)
+    r = run("--debug", "compress", src, "--prior", "center", "-o", tmp_path / "o.jpg")
+    assert r.returncode != 0 and "Traceback" in r.stderr and "InputError" in r.stderr
+    assert not (tmp_path / "o.jpg").exists()
+
+
+# ------------------------------------------------------------------------- map files
+
+
+def _npy(array):
+    return lambda p: np.save(p, np.asarray(array))
+
+
+def _float_tiff_with_nan(path):
+    m = np.full((10, 12), 0.5, np.float32)
+    m[3, 4] = np.nan
+    Image.fromarray(m, "F").save(path)
+
+
+MAP_CASES = [
+    ("smaller_npy", "m.npy", _npy(np.random.default_rng(0).random((5, 9))), None),
+    ("other_aspect_png8", "m.png", _save(np.random.default_rng(1).integers(0, 256, (90, 20), dtype=np.uint8)), None),
+    ("bigger_png16", "m.png", _save(np.random.default_rng(2).integers(0, 65536, (200, 300), dtype=np.uint16)), None),
+    ("constant_ones", "m.npy", _npy(np.ones((50, 76))), None),
+    ("constant_zero_png", "m.png", _save(np.zeros((50, 76), np.uint8)), None),
+    ("one_pixel", "m.npy", _npy([[0.3]]), None),
+    ("nan_npy", "m.npy", _npy(np.where(np.eye(8) > 0, np.nan, 0.5)), "NaN"),
+    ("inf_npy", "m.npy", _npy(np.where(np.eye(8) > 0, np.inf, 0.5)), "infinite"),
+    ("nan_float_tiff", "m.tif", _float_tiff_with_nan, "NaN"),
+    ("three_d_npy", "m.npy", _npy(np.zeros((4, 4, 3))), "2-D"),
+    ("text_as_png", "m.png", lambda p: p.write_text("not a map"), "cannot read map"),
+    ("empty_npy", "m.npy", lambda p: p.write_bytes(b""), "cannot read map"),
+    ("missing", "m.png", lambda p: None, "no such map file"),
+]
+
+
+@pytest.mark.parametrize("name, filename, make, problem", MAP_CASES, ids=[c[0] for c in MAP_CASES])
+def test_compress_with_map_file(tmp_path, name, filename, make, problem):
+    src = tmp_path / "photo.png"
+    Image.fromarray(photo()).save(src)
+    m = tmp_path / "maps" / filename
+    m.parent.mkdir()
+    make(m)
+    out_dir = tmp_path / "out"
+    r = run("compress", src, "--map", m, "-o", out_dir / "o.jpg")
+    if problem:
+        assert_one_line_error(r, m, problem)
+        assert not out_dir.exists()
+    else:
+        assert r.returncode == 0, r.stderr
+        assert encoder.decode((out_dir / "o.jpg").read_bytes()).shape == (50, 76, 3)
+        assert sorted(p.name for p in out_dir.iterdir()) == ["o.jpg"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_compress_refuses_non_finite_threshold(tmp_path, value):
+    src = tmp_path / "photo.png"
+    Image.fromarray(photo()).save(src)
+    out = tmp_path / "o.jpg"
+    r = run("compress", src, "--prior", "center", "-o", out, f"--threshold-pct={value}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "threshold" in r.stderr
+    assert not out.exists()
+
+
+def test_compress_option_out_of_range_names_the_option(tmp_path):
+    src = tmp_path / "photo.png"
+    Image.fromarray(photo()).save(src)
+    r = run("compress", src, "--prior", "center", "-o", tmp_path / "o.jpg", "--base-quality", "0")
+    assert r.returncode == 2 and "--base-quality" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o.jpg").exists()
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_metrics(tmp_path, case):
+    good = tmp_path / "ref.png"
+    Image.fromarray(photo()).save(good)
+    src = _make(case, tmp_path / "in")
+    if case.problem:
+        # the bad file as the reference, and (for one case) as the distorted image
+        for args in ((src, good), (good, src))[: 2 if case.name == "zero_bytes" else 1]:
+            r = run("metrics", *args, "--json")
+            assert_one_line_error(r, src, pattern=case.problem)
+            assert r.stdout == ""
+        return
+    distorted = tmp_path / "distorted.jpg"
+    distorted.write_bytes(encoder.encode(read_image(src), 75))
+    r = run("metrics", src, distorted, "--json")
+    assert r.returncode == 0, r.stderr
+
+    def no_nan(token):  # NaN/Infinity are not JSON: they must be printed as null
+        raise AssertionError(f"non-JSON number {token} in output")
+
+    v = json.loads(r.stdout, parse_constant=no_nan)
+    side = min(case.shape)
+    # what the metrics give on small images (docs/metrics.md "too small"): null = NaN
+    assert (v["ssim"] is None) == (side < 11), v
+    assert (v["msssim"] is None) == (side < 161), v
+    assert (v["vifp"] is None) == (side < 41), v
+    assert (v["psnrhvs"] is None) == (side < 8) and (v["psnrhvsm"] is None) == (side < 8), v
+    assert v["psnr"] is None or v["psnr"] > 0  # None only when identical (infinite PSNR)
+    r = run("metrics", src, distorted)  # the text form prints every metric, nan included
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == len(v)
+
+
+# ------------------------------------------------------------------------------- map
+
+
+@pytest.fixture(scope="module")
+def map_run(tmp_path_factory):
+    """`msroi map DIR -o OUT` once over a directory holding every case."""
+    wd = tmp_path_factory.mktemp("map")
+    src = wd / "in"
+    paths = {c.name: _make(c, src) for c in CASES}
+    out = wd / "out"
+    r = run("map", src, "-o", out, "--short-side", "64", cwd=wd)
+    return wd, paths, out, r
+
+
+def test_map_batch_reports_every_bad_file_and_finishes_the_rest(map_run):
+    wd, paths, out, r = map_run
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last == f"msroi: {len(BAD)} of {len(CASES)} images failed (see the lines above)"
+    _no_side_effects(wd)
+    expected = sorted(f"{Path(c.filename).stem}{s}" for c in GOOD for s in (".png", "_overlay.png", ".json"))
+    assert sorted(p.name for p in out.iterdir()) == expected  # nothing for bad files, no temp files
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_map(map_run, case):
+    _, paths, out, r = map_run
+    src = paths[case.name]
+    stem = Path(case.filename).stem
+    lines = [line for line in r.stderr.splitlines() if str(src) in line]
+    if case.problem:
+        import re
+
+        assert len(lines) == 1 and re.search(case.problem, lines[0]), r.stderr
+        assert not list(out.glob(f"{stem}*"))
+        return
+    assert not any("error" in line for line in lines), lines
+    m = read_map(out / f"{stem}.png")
+    assert m.shape == case.shape and 0.0 <= m.min() and m.max() <= 1.0
+    with Image.open(out / f"{stem}_overlay.png") as im:
+        assert (im.height, im.width) == case.shape and im.mode == "RGB"
+    record = json.loads((out / f"{stem}.json").read_text(encoding="utf-8"))
+    assert record["image"] == case.filename and (record["height"], record["width"]) == case.shape
+
+
+def test_map_single_bad_image_is_one_line(tmp_path):
+    src = _make(CASES[3], tmp_path)  # text named .jpg
+    out = tmp_path / "maps" / "m.png"
+    r = run("map", src, "-o", out)
+    assert_one_line_error(r, src, "not an image")
+    assert not out.parent.exists()
+
+
+def test_map_missing_model_file(tmp_path):
+    src = _make(GOOD[0], tmp_path)
+    r = run("map", src, "-o", tmp_path / "out", "--model", tmp_path / "missing.keras")
+    assert_one_line_error(r, tmp_path / "missing.keras", "no such model file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_map_same_stem_in_one_directory_is_refused_before_work(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photo()).save(src / "a.png")
+    Image.fromarray(photo()).save(src / "a.jpg")
+    r = run("map", src, "-o", tmp_path / "out")
+    assert_one_line_error(r, src / "a.png", src / "a.jpg", "same file stem")
+    assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------- hostile checkpoint
+
+
+def test_checkpoint_pickle_naming_other_classes_is_refused_through_convert(tmp_path):
+    """The default model's .pth goes through msroi.effnet.convert (the default_model rule)."""
+    import os
+    import pickle
+
+    from msroi.effnet import convert
+    from msroi.errors import InputError
+
+    marker = tmp_path / "side_effect"
+
+    class System:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    header = (pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2)
+              + pickle.dumps({"protocol_version": 1001, "little_endian": True, "type_sizes": {}}, protocol=2))
+    hostile = tmp_path / "weights.pth"
+    hostile.write_bytes(header + pickle.dumps({"conv.weight": System()}, protocol=2))
+    out = tmp_path / "model"
+    with pytest.raises(InputError) as e:
+        convert(hostile, out)
+    msg = str(e.value)
+    assert str(hostile) in msg and "refused global" in msg and "system" in msg and "\n" not in msg
+    assert not marker.exists()
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------- workflow
+
+
+WORKFLOW_CASES = BAD
+# a .png/.jpg pair with the same hostile stem: one a 1x1 image, one an EXIF-rotated photo
+PAIR_STEM = "a;b $(touch pwned) 'q' café"
+PAIR_IDS = {"a_b_touch_pwned_q_café_png": (1, 1), "a_b_touch_pwned_q_café_jpg": (76, 50)}
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("wf hostile")  # a space in the working directory too
+    images = wd / "images"
+    for c in WORKFLOW_CASES:
+        _make(c, images)
+    _tiny(1)(images / f"{PAIR_STEM}.png")
+    _exif_rotated(images / f"{PAIR_STEM}.jpg")
+    config = {"images": "images", "map_sources": ["center"], "jpegli": False,
+              "compress": {"selection": [3], "base_quality": [50], "threshold_pct": [1]}}
+    (wd / "config.yaml").write_text(yaml.safe_dump(config))
+    r = snakemake(wd, check=False)
+    return wd, r
+
+
+def test_workflow_finishes_the_good_images(workflow_run):
+    wd, r = workflow_run
+    assert r.returncode == 0, r.stderr[-5000:]
+    _no_side_effects(wd)
+    metrics = pd.read_csv(wd / "results/metrics.csv")
+    assert set(metrics["image"]) == set(PAIR_IDS)
+
+
+@pytest.mark.parametrize("case", WORKFLOW_CASES, ids=_ids(WORKFLOW_CASES))
+def test_workflow_reports_bad_file_in_inputs_csv(workflow_run, case):
+    import re
+
+    wd, r = workflow_run
+    inputs = pd.read_csv(wd / "results/inputs.csv", keep_default_na=False)
+    row = inputs[inputs["path"] == f"images/{case.filename}"]
+    assert len(row) == 1 and not row["ok"].iloc[0]
+    assert re.search(case.problem, row["error"].iloc[0])
+    assert case.filename in (wd / "results/logs/check_images.log").read_text(encoding="utf-8")
+    metrics = pd.read_csv(wd / "results/metrics.csv")
+    assert row["id"].iloc[0] not in set(metrics["image"])
+
+
+def test_workflow_same_stem_gives_two_ids_in_displayed_orientation(workflow_run):
+    wd, r = workflow_run
+    inputs = pd.read_csv(wd / "results/inputs.csv", keep_default_na=False).set_index("id")
+    for key, (h, w) in PAIR_IDS.items():
+        assert inputs.loc[key, "ok"] and (inputs.loc[key, "height"], inputs.loc[key, "width"]) == (h, w)
+        assert read_map(wd / f"results/maps/center/{key}.png").shape == (h, w)
+    metrics = pd.read_csv(wd / "results/metrics.csv")
+    for row in metrics.itertuples():
+        h, w = PAIR_IDS[row.image]
+        data = (wd / row.output).read_bytes()
+        assert row.bytes == len(data)
+        with Image.open(wd / row.output) as im:
+            assert (im.height, im.width) == (h, w) and im.getexif().get(0x0112, 1) == 1
+        assert encoder.decode(data).shape == (h, w, 3)
+
+
+def test_workflow_outputs_resemble_the_displayed_image(workflow_run):
+    """Every method's output for the rotated photo is that photo, not a scrambled one."""
+    wd, r = workflow_run
+    metrics = pd.read_csv(wd / "results/metrics.csv")
+    rotated = metrics[metrics["image"] == "a_b_touch_pwned_q_café_jpg"]
+    assert len(rotated) >= 2
+    bad = rotated[~(rotated["psnr"] > 22)]
+    assert bad.empty, f"outputs far from the input:\n{bad[['method', 'map_source', 'bytes', 'psnr', 'ssim']]}"
+
+
+def test_workflow_tiny_image_metrics_are_nan_not_errors(workflow_run):
+    wd, r = workflow_run
+    metrics = pd.read_csv(wd / "results/metrics.csv")
+    tiny = metrics[metrics["image"] == "a_b_touch_pwned_q_café_png"]
+    assert len(tiny) >= 2
+    assert tiny["ssim"].isna().all() and tiny["msssim"].isna().all() and tiny["psnrhvs"].isna().all()
+    assert (tiny["bytes"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"max_pixels": 0}, "max_pixels"),
+        ({"compress": {"selection": [3], "base_quality": [101], "threshold_pct": [1]}}, "base_quality"),
+        ({"imagez": "images"}, "imagez"),
+    ],
+    ids=["max_pixels", "base_quality", "unknown_key"],
+)
+def test_workflow_invalid_config_names_the_key(tmp_path, overrides, key):
+    config = {"images": "images", **overrides}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = snakemake(tmp_path, "-n", check=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and key in out, out[-3000:]
+    assert not (tmp_path / "results").exists()

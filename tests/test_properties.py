@@ -1,0 +1,100 @@
+"""Properties of the compressors on random small images and random maps (hypothesis).
+
+For any image (8..64 px a side; flat, noisy, gradient or mixed content) and any map (any
+shape, constant allowed), the output decodes to the image's size, is never over budget
+when it says it fits, its record is honest, and the same call gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from msroi import compress, encoder
+from msroi.encoder import EncoderOptions
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def images(draw):
+    h = draw(st.integers(8, 64))
+    w = draw(st.integers(8, 64))
+    kind = draw(st.sampled_from(["flat", "noise", "gradient", "mixed"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "flat":
+        return np.full((h, w, 3), rng.integers(0, 256, 3), dtype=np.uint8)
+    if kind == "noise":
+        return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    y, x = np.mgrid[0:h, 0:w]
+    grad = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x + y) * 255 // max(h + w - 2, 1)], -1)
+    if kind == "gradient":
+        return grad.astype(np.uint8)
+    noise = rng.integers(0, 256, (h, w, 3))
+    return np.where(rng.random((h, w, 1)) < 0.3, noise, grad).astype(np.uint8)
+
+
+@st.composite
+def maps(draw):
+    h = draw(st.integers(1, 80))
+    w = draw(st.integers(1, 80))
+    if draw(st.booleans()):
+        return np.full((h, w), draw(st.floats(0, 1)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return rng.random((h, w))
+
+
+def _check(rgb, data, rec):
+    assert rec["bytes"] == len(data)
+    assert rec["fits_budget"] == (len(data) <= rec["budget_bytes"])
+    assert encoder.decode(data).shape == rgb.shape
+    assert (rec["height"], rec["width"]) == rgb.shape[:2]
+
+
+@SETTINGS
+@given(
+    rgb=images(),
+    sal=maps(),
+    selection=st.sampled_from(compress.SELECTION_MODELS),
+    base_quality=st.integers(1, 100),
+    threshold=st.sampled_from([0.0, 0.5, 1.0, 5.0, 20.0]),
+    subsampling=st.sampled_from(["4:2:0", "4:4:4"]),
+)
+def test_compress_original_properties(rgb, sal, selection, base_quality, threshold, subsampling):
+    options = EncoderOptions(subsampling=subsampling)
+    data, baseline, rec = compress.compress_original(rgb, sal, selection, base_quality, threshold, options)
+    _check(rgb, data, rec)
+    assert rec["base_bytes"] == len(baseline) and encoder.decode(baseline).shape == rgb.shape
+    assert rec["budget_bytes"] == compress.budget_bytes(len(baseline), threshold) >= len(baseline)
+    if rec["fits_budget"]:
+        assert len(data) <= rec["budget_bytes"]
+    again = compress.compress_original(rgb, sal.copy(), selection, base_quality, threshold, options)
+    assert again[0] == data and again[1] == baseline and again[2] == rec
+
+
+@SETTINGS
+@given(rgb=images(), sal=maps(), base_quality=st.integers(5, 95), ratio=st.sampled_from([1.0, 4.0, 16.0]))
+def test_encode_semantic_properties(rgb, sal, base_quality, ratio):
+    """The default method: within budget when it fits, decodes, deterministic, and close to
+    the image (never worse than the plain JPEG at quality 1, which is far smaller)."""
+    allocate = pytest.importorskip("msroi.allocate")
+    from msroi.io import resize_map
+    from msroi.metrics import psnr
+
+    budget = len(encoder.encode(rgb, base_quality, EncoderOptions(optimize=True)))
+    m = resize_map(sal, rgb.shape[:2])
+    data, info = allocate.encode_semantic(rgb, m, budget, ratio=ratio)
+    assert info["bytes"] == len(data) and info["budget"] == budget
+    if info["fits"]:
+        assert len(data) <= budget
+    out = encoder.decode(data)
+    assert out.shape == rgb.shape
+    again, _ = allocate.encode_semantic(rgb, m.copy(), budget, ratio=ratio)
+    assert again == data
+    if info["fits"] and rgb.std() > 0:  # a scrambled or misplaced block would show here
+        from msroi.metrics import luma
+
+        worst = encoder.decode(encoder.encode(rgb, 1))
+        assert psnr(luma(rgb), luma(out)) >= psnr(luma(rgb), luma(worst)) - 0.5
