@@ -120,14 +120,15 @@ def gallery(images: dict, maps_dir, out_png) -> None:
     _save(plt, fig, out_png)
 
 
-def roi_crops(image_path, output_jpeg, box, out_png, label: str = "ours") -> None:
-    """The ROI of one image: original, standard JPEG at the output's bytes (the highest
-    quality whose file is not larger), and the output, cropped to ``box`` (x0, y0, x1, y1)."""
+def roi_crops(image_path, output_jpeg, box, out_png, label: str = "ours", options=None) -> None:
+    """The ROI of one image: original, standard JPEG (encoder ``options``) at the output's
+    bytes (the highest quality whose file is not larger), and the output, cropped to ``box``
+    (x0, y0, x1, y1)."""
     from . import compress, encoder
 
     rgb = io.read_image(image_path)
     data = Path(output_jpeg).read_bytes()
-    q, std, _ = compress.fit_budget(rgb, len(data))
+    q, std, _ = compress.fit_budget(rgb, len(data), options or encoder.EncoderOptions(optimize=True))
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     crops = [(rgb, "original"), (encoder.decode(std), f"standard JPEG Q{q}, {len(std)} B"),
              (encoder.decode(data), f"{label}, {len(data)} B")]
@@ -159,10 +160,14 @@ def headline_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: in
     return table.reset_index()
 
 
-def _fmt(v, pct=False) -> str:
+def _fmt(v, pct=False, digits=2) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
-    return f"{v:+.1f}%" if pct else f"{v:+.2f}"
+    return f"{v:+.1f}%" if pct else f"{v:+.{digits}f}"
+
+
+#: Decimal places of deltas per metric (dB metrics 2; SSIM-like indices in [0, 1] 4).
+_DIGITS = {"ssim": 4, "msssim": 4, "vifp": 4}
 
 
 def run_info(runtime_min: float | None = None) -> dict:
@@ -201,9 +206,15 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
         header = "| setting | bytes vs Q | " + " | ".join(METRICS[m] for m in metric_cols) + " |"
         lines += [header, "|" + "---|" * (2 + len(metric_cols))]
         for r in table.to_dict("records"):
-            cells = [f"{_fmt(r.get(f'd_{prefix}{m}'))} / {_fmt(r.get(f'bd_{prefix}{m}'), pct=True)}" for m in metric_cols]
+            cells = [f"{_fmt(r.get(f'd_{prefix}{m}'), digits=_DIGITS.get(m, 2))} / {_fmt(r.get(f'bd_{prefix}{m}'), pct=True)}"
+                     for m in metric_cols]
             lines.append(f"| {r['setting']} | {_fmt(100 * r.get('bytes_vs_q', np.nan), pct=True)} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += ["## Figures", "",
+              "Rate-distortion curves (whole image, then ROI), the MSROI maps of the sample photos, and",
+              "the cat's ROI: standard JPEG vs the semantic method with msroi maps at equal bytes.", "",
+              "![RD](figures/rd.png)", "", "![RD ROI](figures/rd_roi.png)", "", "![maps](figures/gallery.png)", "",
+              "![crop](figures/crop_chelsea.png)", ""]
     lines += ["## Machine and versions", "",
               f"- {info['machine']}, {info['cores']} cores, Python {info['python']}, Pillow {info['pillow']} "
               f"(libjpeg-turbo {info['libjpeg_turbo']}), numpy {info['numpy']}, pandas {info['pandas']}"]
@@ -228,6 +239,13 @@ def write_results_doc(results_dir, docs_dir, runtime_min: float | None = None, b
             raise InputError(src, "missing: run the workflow first")
         tables[name] = src.read_text()
         io.write_text(docs_dir / "results" / f"{name}.csv", tables[name])
+    import shutil
+
+    for src in (results_dir / "eval" / "rd.png", *(results_dir / "eval" / "figures" / n
+                                                   for n in ("rd_roi.png", "gallery.png", "crop_chelsea.png"))):
+        if src.is_file():
+            with io.atomic_path(docs_dir / "figures" / src.name) as tmp:
+                shutil.copyfile(src, tmp)
     info = run_info(runtime_min)
     io.write_text(docs_dir / "results" / "run.json", json.dumps(info, indent=2) + "\n")
     return render_results_doc(docs_dir, base_quality)
@@ -275,12 +293,13 @@ def eval_tables(metrics: pd.DataFrame, summary: pd.DataFrame, bdrate: pd.DataFra
 
 
 def make_study(metrics_csv, summary_csv, bdrate_csv, out_dir, figures_dir, images: dict | None = None,
-               maps_dir=None, roi_path="", base_quality: int = 50) -> list[Path]:
+               maps_dir=None, roi_path="", base_quality: int = 50, options=None) -> list[Path]:
     """Write the study's tables and headline plots into ``out_dir`` (``rd.csv``,
     ``equal_bytes.csv``, ``bdrate.csv``, ``rd.png``, ``deltas.png``) and the other figures into
     ``figures_dir`` (``rd_roi.png``, ``deltas_roi.png`` when ROI metrics exist, ``gallery.png``
     of photos, msroi maps and overlays, ``crop_<image>.png``: the ROI of each image, standard
-    JPEG vs the semantic msroi output at equal bytes). Returns the paths written."""
+    JPEG with encoder ``options`` vs the semantic msroi output at equal bytes). Returns the
+    paths written."""
     from .stages import write_csv
 
     out, figs = Path(out_dir), Path(figures_dir)
@@ -309,6 +328,6 @@ def make_study(metrics_csv, summary_csv, bdrate_csv, out_dir, figures_dir, image
         for r in chosen.itertuples():
             b = boxes_for(boxes, r.image)
             if b and r.image in images:
-                roi_crops(images[r.image], r.output, b[0], figs / f"crop_{r.image}.png", "semantic msroi")
+                roi_crops(images[r.image], r.output, b[0], figs / f"crop_{r.image}.png", "semantic msroi", options)
                 written.append(figs / f"crop_{r.image}.png")
     return written

@@ -48,5 +48,6 @@ rule study:
     params:
         images=lambda wildcards: {image: IMAGES[image] for image in good_images()},
         roi=ROI,
+        encoder=ENCODER,
     script:
         "../scripts/study.py"

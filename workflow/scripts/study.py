@@ -2,9 +2,11 @@
 from contextlib import redirect_stderr
 from pathlib import Path
 
+from msroi.encoder import EncoderOptions
 from msroi.report import make_study
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     make_study(snakemake.input.metrics, snakemake.input.summary, snakemake.input.bdrate,
                Path(snakemake.output.rd).parent, snakemake.output.figures, snakemake.params.images,
-               snakemake.input.maps or None, snakemake.params.roi)
+               snakemake.input.maps or None, snakemake.params.roi,
+               options=EncoderOptions(**snakemake.params.encoder))
