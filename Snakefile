@@ -21,6 +21,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/maps.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/metrics.smk"

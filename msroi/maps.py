@@ -66,6 +66,8 @@ def load_classifier(path="default", cache_dir=None):
         raise InputError(meta_path, f"cannot read model metadata ({e})") from None
     import keras
 
+    from . import model as _registers_custom_layers  # noqa: F401  (trained models use msroi's layers)
+
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for a bad archive

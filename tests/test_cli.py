@@ -109,3 +109,22 @@ def test_metrics_command_refuses_different_sizes(tmp_path, image, small_photo):
     Image.fromarray(small_photo[:-8]).save(other)
     r = run("metrics", image, other)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_make_synthetic_prepare_dataset_and_train_commands(tmp_path):
+    data, model = tmp_path / "data", tmp_path / "net.keras"
+    assert run("make-synthetic", data, "--classes", "2", "--per-class", "5", "--size", "32").returncode == 0
+    r = run("prepare-dataset", data, "-o", tmp_path / "manifest.csv", "--holdout", "last:1")
+    assert r.returncode == 0, r.stderr
+    manifest = (tmp_path / "manifest.csv").read_text().splitlines()
+    assert manifest[0].startswith("path,label,label_name,split") and len(manifest) == 11
+    r = run("train", "--dataset", tmp_path / "manifest.csv", "-o", model, "--backbone", "small", "--epochs", "1",
+            "--batch-size", "4", "--input-size", "32", "-q")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["epochs_run"] == 1
+    assert model.is_file() and json.loads(model.with_suffix(".json").read_text())["classes"]
+
+
+def test_train_on_a_missing_dataset_is_one_line(tmp_path):
+    r = run("train", "--dataset", tmp_path / "nope", "-o", tmp_path / "m.keras", "--epochs", "1")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nope" in r.stderr

@@ -129,3 +129,22 @@ def test_invalid_config_names_the_key(tmp_path):
     assert r.returncode != 0
     out = r.stdout + r.stderr
     assert "selection" in out and "7" in out
+
+
+def test_trained_model_source_trains_then_maps(tmp_path, small_photo):
+    """model.source: train runs synthetic data -> manifest -> training -> maps -> compression."""
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(small_photo).save(images / "cat.png")
+    write_config(tmp_path, map_sources=["msroi"], jpegli=False, compress={"enabled": False, "base_quality": [50]},
+                 model={"source": "train"},
+                 training={"synthetic": {"classes": 2, "per_class": 6, "size": 32}, "input_size": 32, "epochs": 1,
+                           "batch_size": 4, "holdout": "last:2"})
+    snakemake(tmp_path)
+    meta = yaml.safe_load((tmp_path / "results/model/trained.json").read_text())
+    assert len(meta["classes"]) == 2 and meta["backbone"] == "small"
+    assert (tmp_path / "results/training/synthetic/boxes.csv").is_file()
+    top = yaml.safe_load((tmp_path / "results/maps/msroi/cat.json").read_text())
+    assert top, "the map's top classes come from the trained model"
+    metrics = pd.read_csv(tmp_path / "results/metrics.csv")
+    assert sorted(metrics["method"].unique()) == ["jpeg", "semantic"]

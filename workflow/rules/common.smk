@@ -88,6 +88,8 @@ def methods():
 def classifier(wildcards):
     if config["model"]["source"] == "file":
         return config["model"]["path"]
+    if config["model"]["source"] == "train":
+        return rules.train.output.model
     return rules.default_model.output.model
 
 
