@@ -79,6 +79,9 @@ def test_pipeline_writes_one_row_per_output(run_dir):
     ours = metrics[metrics["method"].isin(["original", "semantic"])]
     assert sorted(ours["map_source"].unique()) == ["center", "msroi"]
     assert (ours["bytes"] <= ours["budget_bytes"]).all()
+    # the author's size behaviour: the original exceeds the baseline by at most threshold_pct
+    original = metrics[metrics["method"] == "original"]
+    assert (original["bytes_vs_base"] <= original["threshold_pct"] / 100 + 1e-12).all()
     semantic = metrics[metrics["method"] == "semantic"]
     assert (semantic["bytes"] <= semantic["base_bytes"]).all()  # never larger than standard JPEG
     assert metrics[["psnr", "ssim", "psnrhvsm", "delta_psnr"]].notna().all().all()
