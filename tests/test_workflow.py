@@ -123,7 +123,7 @@ def test_changing_threshold_reruns_only_compression_and_downstream(run_dir):
         counts = job_counts(dry_run(run_dir))
     finally:
         write_config(run_dir)
-    assert counts == {"original": 4, "score": 4, "aggregate": 1, "all": 1}
+    assert counts == {"original": 4, "score": 4, "aggregate": 1, "study": 1, "all": 1}
 
 
 def test_invalid_config_names_the_key(tmp_path):
