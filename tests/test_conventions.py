@@ -51,3 +51,5 @@ def test_every_rule_logs_under_results_logs():
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         text = smk.read_text()
         assert text.count("\nrule ") + text.count("\ncheckpoint ") == text.count("    log:\n"), smk.name
+        for line in text.split("    log:\n")[1:]:
+            assert line.strip().startswith('f"{RESULTS}/logs/'), f"{smk.name}: a log outside results/logs: {line[:80]}"
