@@ -310,7 +310,10 @@ def make_study(metrics_csv, summary_csv, bdrate_csv, out_dir, figures_dir, image
     for name, df in (("rd", rd), ("equal_bytes", eq), ("bdrate", bd)):
         write_csv(out / f"{name}.csv", df)
         written.append(out / f"{name}.csv")
-    shown = sorted(s for s in rd["setting"].unique() if "+20%" not in s)
+    # plots show the standard encoders, the semantic method with every map and the original
+    # with msroi maps at +1%; every setting is in the tables
+    shown = sorted(s for s in rd["setting"].unique()
+                   if not s.startswith("original") or (" msroi " in s and s.endswith("+1%")))
     has_roi = "roi_psnrhvsm" in metrics.columns
     for prefix, where, suffix in [("", out, "")] + ([("roi_", figs, "_roi")] if has_roi else []):
         plot_rd(metrics, where / f"rd{suffix}.png", settings=shown, prefix=prefix)
