@@ -151,3 +151,9 @@ def test_trained_model_source_trains_then_maps(tmp_path, small_photo):
     assert top, "the map's top classes come from the trained model"
     metrics = pd.read_csv(tmp_path / "results/metrics.csv")
     assert sorted(metrics["method"].unique()) == ["jpeg", "semantic"]
+
+
+def test_html_report_builds_with_the_study(run_dir):
+    snakemake(run_dir, "--report", str(run_dir / "report.html"))
+    html = (run_dir / "report.html").read_text(errors="replace")
+    assert "equal_bytes.csv" in html and "rd.png" in html
