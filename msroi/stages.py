@@ -252,10 +252,12 @@ def add_equal_bytes(metrics: pd.DataFrame, sweeps: dict[str, pd.DataFrame]) -> p
     names = [c for c in next(iter(sweeps.values())).columns if c not in ("image", "q", "bytes")]
     out = metrics.copy()
     for m in names:
-        eq = [at_equal_bytes(sweeps[r.image], r.bytes, m) if r.image in sweeps else np.nan
-              for r in metrics[["image", "bytes"]].itertuples()]
+        eq = np.full(len(metrics), np.nan)
+        for image, rows in metrics.groupby("image").indices.items():
+            if image in sweeps:  # one interpolation per image and metric, at all its byte counts
+                eq[rows] = at_equal_bytes(sweeps[image], metrics["bytes"].to_numpy()[rows], m)
         out[f"jpeg_{m}"] = eq
-        out[f"delta_{m}"] = out[m].to_numpy(dtype=float) - np.asarray(eq, dtype=float)
+        out[f"delta_{m}"] = out[m].to_numpy(dtype=float) - eq
     return out
 
 
