@@ -179,3 +179,19 @@ def test_output_content_is_right_for_sizes_that_are_not_whole_mcus(shape):
     y = metrics.luma(rgb)
     assert info["fits"] and len(out) <= len(std)
     assert metrics.psnr(y, metrics.luma(encoder.decode(out))) > metrics.psnr(y, metrics.luma(encoder.decode(std))) - 1.0
+
+
+def test_coefficients_match_libjpeg_at_high_quality(tmp_path):
+    # libjpeg codes integer (fixed-point) YCbCr; coding float luma instead cost 0.7 dB
+    # PSNR-HVS-M at q90, so the plain path must reproduce libjpeg's quantised levels.
+    import jpeglib
+
+    rgb = _photo()
+    path = tmp_path / "ref.jpg"
+    path.write_bytes(_pillow(rgb, 90))
+    ref = jpeglib.read_dct(str(path))
+    tables = dct.quality_tables(90)
+    c = dct.image_coefficients(rgb)
+    for ours, theirs, t in ((c[0], ref.Y, tables[0]), (c[1], ref.Cb, tables[1]), (c[2], ref.Cr, tables[1])):
+        lv = np.rint(ours[:theirs.shape[0], :theirs.shape[1]] / t)
+        assert np.mean(lv != theirs) < 0.01
