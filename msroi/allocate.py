@@ -1,20 +1,18 @@
 """Saliency-driven bit allocation inside one baseline JPEG.
 
-The winning method of the allocation research (``docs/research.md``):
+The project's semantic method (``docs/research.md``):
 
 1. One quantisation table pair for the whole file: libjpeg's scaled Annex K tables at a
-   quality ``Qt = Qb + offset``, where ``Qb`` is the highest standard (libjpeg-turbo,
-   4:2:0, optimised Huffman) quality whose JPEG fits the byte budget and the offset is
-   :func:`auto_offset` (10 at Qb <= 50, down to 2 at Qb = 90). The table sets the finest precision any block
-   can have; salient blocks keep (nearly) all of it.
-2. Per 8x8 block, each AC coefficient takes the level that minimises
-   ``w_b * c_k * (x - l q)^2 + lambda * R(l)``: ``w_b`` is the block's weight from the
-   saliency map (``ratio ** m``, m = percentile rank of the block's mean map value;
-   1 for the least salient block, ``ratio`` = 4 for the most),
-   ``c_k`` PSNR-HVS's contrast-sensitivity weight for luma coefficient k (``perceptual``),
-   ``R`` an estimate of the Huffman + magnitude bits. Candidate levels are 0, the rounded
-   level, one below it, and the top of each smaller magnitude category (1, 3, 7, 15, 31),
-   the cheapest values of those categories. DC keeps plain rounding.
+   quality ``Qt = Qb + offset``. ``Qb`` is the highest standard (libjpeg-turbo, 4:2:0,
+   optimised Huffman) quality whose JPEG fits the byte budget; the offset is the one of
+   :data:`TABLE_OFFSETS` whose trellis predicts the least weighted distortion at the
+   budget. The table sets the finest precision any block can have.
+2. Per 8x8 block, the AC levels minimise ``sum_k w_b c_k (x_k - l_k q_k)^2 + lambda R``
+   (:mod:`msroi.trellis`): ``w_b`` is the block's weight from the saliency map
+   (``ratio ** m``, m = percentile rank of the block's smoothed mean map value; 1 for the
+   least salient block, ``ratio`` for the most), ``c_k`` PSNR-HVS's contrast-sensitivity
+   weight (chroma: the same, scaled by the standard tables' luma/chroma step ratio
+   squared), ``R`` the block's Huffman bits. DC keeps plain rounding.
 3. One Lagrange multiplier ``lambda`` for the whole image is searched so the file
    (Huffman tables optimised) lands at, and never above, ``budget_bytes``.
 
@@ -31,10 +29,6 @@ import numpy as np
 from . import dct
 from .errors import MsroiError
 
-# Approximate cost in bits of a non-zero AC level of magnitude category s (1..10):
-# s magnitude bits + a Huffman code for (run, s) + a share of the run/EOB overhead.
-_RATE_BY_SIZE = np.array([0.0, 4.0, 5.0, 6.5, 8.0, 10.0, 12.5, 14.5, 17.0, 25.0, 26.0])
-
 # PSNR-HVS(-M)'s contrast sensitivity weights (natural order, Ponomarenko et al.);
 # squared and normalised to mean 1 they weight luma distortion per coefficient.
 _CSF = np.array([
@@ -48,50 +42,16 @@ _CSF = np.array([
     0.357432, 0.279729, 0.270896, 0.262603, 0.229778, 0.257351, 0.249855, 0.259950]).reshape(8, 8)
 CSF_WEIGHT = _CSF ** 2 / np.mean(_CSF ** 2)
 
-# PSNR-HVS-M's contrast masking coefficients (natural order).
-_MASK = np.array([
-    0.390625, 0.826446, 1.000000, 0.390625, 0.173611, 0.062500, 0.038447, 0.026874,
-    0.694444, 0.694444, 0.510204, 0.277008, 0.147929, 0.029727, 0.027778, 0.033058,
-    0.510204, 0.591716, 0.390625, 0.173611, 0.062500, 0.030779, 0.021004, 0.031888,
-    0.510204, 0.346021, 0.206612, 0.118906, 0.038447, 0.013212, 0.015625, 0.026015,
-    0.308642, 0.206612, 0.073046, 0.031888, 0.021626, 0.008417, 0.009426, 0.016866,
-    0.173611, 0.081633, 0.033058, 0.024414, 0.015242, 0.009246, 0.007831, 0.011815,
-    0.041649, 0.024414, 0.016437, 0.013212, 0.009426, 0.006830, 0.006944, 0.009803,
-    0.019290, 0.011815, 0.011080, 0.010412, 0.007972, 0.010000, 0.009426, 0.010203]).reshape(8, 8)
 
+#: Chroma distortion relative to luma at the same frequency, as the standard tables imply
+#: it (an error of one table step is equally visible in either component).
+CHROMA_RELATIVE = (dct.STD_LUMA / dct.STD_CHROMA) ** 2
 
-def masking_thresholds(y_blocks: np.ndarray, coefs: np.ndarray) -> np.ndarray:
-    """Per-coefficient contrast-masking thresholds of each luma block (same units as the
-    coefficients), after PSNR-HVS-M: a coefficient error below its threshold is invisible.
+#: Table qualities tried above ``Qb`` when no offset is forced.
+TABLE_OFFSETS = (0, 2, 4, 7, 10, 14, 20)
 
-    ``y_blocks`` (bh, bw, 8, 8) pixel blocks, ``coefs`` their DCT.
-    """
-    ac = coefs.reshape(*coefs.shape[:2], 64)[..., 1:]
-    energy = np.sum(ac ** 2 * _MASK.reshape(64)[1:], axis=-1)
-
-    def var(t):
-        return np.var(t, axis=(-2, -1), ddof=1) * t.shape[-1] * t.shape[-2]
-
-    v = var(y_blocks)
-    quads = (var(y_blocks[..., :4, :4]) + var(y_blocks[..., :4, 4:]) + var(y_blocks[..., 4:, :4])
-             + var(y_blocks[..., 4:, 4:]))
-    ratio = np.divide(quads, v, out=np.zeros_like(v), where=v > 0)
-    m = np.sqrt(energy * ratio / 16.0 / 64.0)
-    thr = m[..., None, None] / _MASK
-    thr[..., 0, 0] = 0.0
-    return thr
-
-#: Defaults of :func:`encode_semantic` (the research winner).
-DEFAULTS = dict(quality_offset=None, ratio=4.0, calibrate="rank", smooth=0.0,
-                perceptual=True, candidates="full", masking=False)
-
-
-def _size(x: np.ndarray) -> np.ndarray:
-    """JPEG magnitude category of non-negative integer-valued floats (0 for 0), max 10."""
-    out = np.zeros(x.shape, dtype=np.int64)
-    nz = x >= 1
-    out[nz] = np.floor(np.log2(x[nz])).astype(np.int64) + 1
-    return np.minimum(out, 10)
+#: Defaults of :func:`encode_semantic` (chosen in docs/research.md).
+DEFAULTS = dict(ratio=6.0, smooth=64.0, calibrate="rank", perceptual=True)
 
 
 def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: float,
@@ -121,61 +81,6 @@ def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: f
     return float(ratio) ** np.clip(b, 0.0, 1.0)
 
 
-class _Component:
-    """RD candidates of one component's AC coefficients, precomputed once per table.
-
-    Only coefficients whose rounded level is non-zero have a choice; the others stay 0.
-    """
-
-    def __init__(self, coefs, table, weights, coef_weight, candidates, thresholds=None):
-        q = table.astype(np.float64)
-        self.shape = coefs.shape
-        a = np.abs(coefs) / q
-        lr = np.floor(a + 0.5)
-        self.dc = np.sign(coefs[..., 0, 0]) * lr[..., 0, 0]
-        ac = np.ones((8, 8), bool)
-        ac[0, 0] = False
-        self.idx = np.nonzero((lr >= 1) & ac)
-        av, lv = a[self.idx], lr[self.idx]
-        self.sign = np.where(coefs[self.idx] < 0, -1.0, 1.0)
-        scale = (weights[..., None, None] * (q * q * coef_weight))[self.idx]
-        if candidates == "zero":
-            cands = [np.zeros_like(lv), lv]
-        elif candidates == "full":
-            cands = [np.zeros_like(lv), lv, lv - 1]
-            cands += [np.minimum(lv, top) for top in (1, 3, 7, 15, 31)]
-        else:
-            raise MsroiError(f"candidates must be full or zero, not {candidates!r}")
-        self.cands = [c.astype(np.float32) for c in cands]
-        if thresholds is None:
-            self.dist = [((av - c) ** 2 * scale).astype(np.float32) for c in cands]
-        else:
-            thr = (thresholds / q)[self.idx]
-            self.dist = [(np.maximum(np.abs(av - c) - thr, 0.0) ** 2 * scale).astype(np.float32)
-                         for c in cands]
-        self.rate = [_RATE_BY_SIZE[_size(c)].astype(np.float32) for c in cands]
-
-    def choose(self, lam: float):
-        """Levels (magnitudes) minimising distortion + lam * rate, and their model bits."""
-        lam = np.float32(lam)
-        best = self.dist[0] + lam * self.rate[0]
-        lev = self.cands[0].copy()
-        bits = self.rate[0].copy()
-        for d, r, c in zip(self.dist[1:], self.rate[1:], self.cands[1:]):
-            cost = d + lam * r
-            better = cost < best
-            np.copyto(best, cost, where=better)
-            np.copyto(lev, c, where=better)
-            np.copyto(bits, r, where=better)
-        return lev, float(bits.sum(dtype=np.float64))
-
-    def levels(self, chosen) -> np.ndarray:
-        out = np.zeros(self.shape, dtype=np.int64)
-        out[self.idx] = (self.sign * chosen).astype(np.int64)
-        out[..., 0, 0] = self.dc
-        return out
-
-
 def _pillow_bytes(rgb: np.ndarray, quality: int) -> int:
     import io
 
@@ -200,24 +105,12 @@ def _fit_quality(rgb, budget):
     return best
 
 
-def auto_offset(base_quality: int) -> int:
-    """Default table-quality offset: 10 for Qb <= 50, then 10 * (100 - Qb) / 50, at least 2.
-
-    Coefficient-level RD choices cannot emulate a much coarser step when the table is very
-    fine (Qt near 100), so the headroom shrinks as the base quality rises.
-    """
-    return int(min(10, max(2, round(10 * (100 - int(base_quality)) / 50))))
-
-
 def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
-                    quality_offset: int | None = DEFAULTS["quality_offset"],
                     ratio: float = DEFAULTS["ratio"],
-                    calibrate: str = DEFAULTS["calibrate"],
                     smooth: float = DEFAULTS["smooth"],
+                    calibrate: str = DEFAULTS["calibrate"],
                     perceptual: bool = DEFAULTS["perceptual"],
-                    candidates: str = DEFAULTS["candidates"],
-                    masking: bool = False,
-                    table_quality: int | None = None):
+                    quality_offset: int | None = None):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -226,17 +119,15 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     rgb : (H, W, 3) uint8
     saliency : (H, W) float in [0, 1] (values outside are clipped; NaN refused).
     budget_bytes : int, the size the file must not exceed.
-    quality_offset : table quality above ``Qb``, the highest plain-JPEG quality that fits.
-        None (default) = :func:`auto_offset`: 10 at Qb <= 50 falling to 2 at Qb = 90.
-    ratio : weight of the most salient block relative to the least (4). 1 = no semantics
-        (a pure rate-distortion optimised encode).
+    ratio : weight of the most salient block relative to the least (6). 1 = no semantics
+        (a rate-distortion optimised encode of the whole image).
+    smooth : Gaussian blur of the block means before ranking, sigma in pixels (64): CNN
+        maps peak on an object's most telling parts, the blur spreads weight over it.
     calibrate : "rank" (default; percentiles of the block means, ties averaged),
         "absolute" (map values as given) or "minmax" - how map values become weights.
-    smooth : Gaussian blur of the block weights, in blocks (0).
-    perceptual : weight luma distortion by PSNR-HVS's contrast sensitivity (True).
-    candidates : "full" (trade levels down to cheaper magnitude categories) or "zero"
-        (only keep-or-zero: thresholding).
-    table_quality : force the table quality (overrides ``quality_offset``).
+    perceptual : weight distortion by PSNR-HVS's contrast sensitivity (True); False = MSE.
+    quality_offset : force the table quality to ``Qb + quality_offset`` instead of
+        choosing it among :data:`TABLE_OFFSETS`.
 
     Returns
     -------
@@ -259,90 +150,158 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     budget = int(budget_bytes)
     if budget <= 0:
         raise MsroiError(f"budget must be a positive number of bytes, got {budget_bytes}")
-    if ratio < 1:
+    if not ratio >= 1:
         raise MsroiError(f"ratio must be >= 1, got {ratio}")
+    if not smooth >= 0:
+        raise MsroiError(f"smooth must be >= 0, got {smooth}")
 
     coefs = dct.image_coefficients(rgb)
-    encodes = 0
     base_q, base_n = _fit_quality(rgb, budget)
-    if table_quality is None:
-        off = auto_offset(base_q) if quality_offset is None else int(quality_offset)
-        qt = min(100, max(base_q, 1) + off)
-    else:
-        qt = int(min(max(table_quality, 1), 100))
-    tables = dct.quality_tables(qt)
-
+    start = max(base_q, 1)
+    offsets = TABLE_OFFSETS if quality_offset is None else (int(quality_offset),)
+    qts = list(dict.fromkeys(min(100, max(1, start + o)) for o in offsets))
     shape = (coefs[0].shape[0] * 8, coefs[0].shape[1] * 8)
-    wy = block_weights(smap, 8, shape, ratio, calibrate, smooth)
-    wc = block_weights(smap, 16, shape, ratio, calibrate, smooth)
+    weights = (block_weights(smap, 8, shape, ratio, calibrate, smooth / 8),
+               block_weights(smap, 16, shape, ratio, calibrate, smooth / 16))
     cw_y = CSF_WEIGHT if perceptual else np.ones((8, 8))
-    thr = None
-    if masking:
-        ypix = dct.to_blocks(dct.pad_to(dct.rgb_to_ycbcr(rgb)[0], *shape))
-        thr = masking_thresholds(ypix, coefs[0])
-    comps = [_Component(coefs[0], tables[0], wy, cw_y, candidates, thr),
-             _Component(coefs[1], tables[1], wc, np.ones((8, 8)), candidates),
-             _Component(coefs[2], tables[1], wc, np.ones((8, 8)), candidates)]
+    out, info = _trellis_search(coefs, qts, weights, cw_y, budget, height, width)
+    info.update(base_quality=base_q, base_bytes=base_n, ratio=float(ratio), smooth=float(smooth),
+                calibrate=calibrate, perceptual=bool(perceptual), seconds=time.perf_counter() - t0)
+    return out, info
 
-    def encode(lam):
-        chosen = [c.choose(lam) for c in comps]
-        data = dct.write_jpeg(tuple(c.levels(ch[0]) for c, ch in zip(comps, chosen)),
-                              tables, height, width)
-        return data, sum(ch[1] for ch in chosen)
 
-    def model_bits(lam):
-        return sum(c.choose(lam)[1] for c in comps)
+def _trellis_components(coefs, tables, weights, cw_y):
+    from .trellis import Trellis, code_lengths
 
-    data0, bits0 = encode(0.0)
-    encodes += 1
-    best, best_lam = (data0, 0.0) if len(data0) <= budget else (None, None)
-    smallest = data0
-    if best is None:
-        # Fixed costs (headers, Huffman tables, DC, EOBs) = bytes at "all AC zero".
-        lam_max = 1e12
-        data_min, _ = encode(lam_max)
-        encodes += 1
-        smallest = data_min
-        if len(data_min) > budget:
-            best, best_lam = None, lam_max
+    wy, wc = weights
+    cw_c = cw_y * CHROMA_RELATIVE
+    comps = [Trellis(coefs[0], tables[0], wy, cw_y),
+             Trellis(coefs[1], tables[1], wc, cw_c),
+             Trellis(coefs[2], tables[1], wc, cw_c)]
+    comps[1].lengths = comps[2].lengths = code_lengths(comps[1].counts0 + comps[2].counts0)
+    return comps
+
+
+def _model(comps, lam):
+    runs = [c.run(lam) for c in comps]
+    return runs, sum(r[1] for r in runs), sum(r[3] for r in runs) + sum(c.dc_dist for c in comps)
+
+
+def _lam_for_bits(comps, target_bits, guess=None, tol=1.003):
+    """A lambda whose trellis bits are at most ``target_bits`` and within ``tol`` (as a
+    lambda ratio) of the smallest such lambda; 0 if lambda 0 already fits.
+
+    Bits fall monotonically with lambda and are close to a power law, so the root is
+    bracketed around ``guess`` and found by regula falsi (Illinois) on log-log axes.
+    """
+    def f(lam):
+        return np.log(max(_model(comps, lam)[1], 1.0)) - np.log(max(target_bits, 1.0))
+
+    lo = hi = max(guess or 1.0, 1e-3)
+    flo = fhi = f(lo)
+    while flo <= 0 and lo > 1e-3:  # lo must be over the budget
+        hi, fhi = lo, flo
+        lo = max(lo / 8, 1e-3)
+        flo = f(lo)
+    if flo <= 0:
+        return 0.0 if f(0.0) <= 0 else lo
+    while fhi > 0:  # hi must fit
+        if hi >= 1e9:
+            return hi
+        lo, flo = hi, fhi
+        hi = min(hi * 8, 1e9)
+        fhi = f(hi)
+    a, fa, b, fb, side = np.log(lo), flo, np.log(hi), fhi, 0
+    while b - a > np.log(tol):
+        x = (a * fb - b * fa) / (fb - fa)
+        x = min(max(x, a + 0.01 * (b - a)), b - 0.01 * (b - a))
+        fx = f(np.exp(x))
+        if fx > 0:
+            a, fa = x, fx
+            if side == -1:
+                fb /= 2
+            side = -1
         else:
-            best, best_lam = data_min, lam_max
-            fixed = len(data_min)
-            # bytes ~ fixed + k * model_bits / 8; refine k from each real encode.
-            k = max((len(data0) - fixed) / max(bits0 / 8, 1.0), 1e-3)
-            lo, hi = 0.0, lam_max  # lo too big (over budget), hi fits
-            for _ in range(8):
-                target_bits = max((budget - fixed) / k * 8, 0.0)
-                a, b = (lo if lo > 0 else 1e-4), hi
-                for _ in range(40):  # bisection on the model (cheap)
-                    mid = np.sqrt(a * b)
-                    if model_bits(mid) > target_bits:
-                        a = mid
-                    else:
-                        b = mid
-                    if b / a < 1.002:
-                        break
-                lam = b
-                if lam <= lo or lam >= hi:
-                    lam = np.sqrt(max(lo, 1e-4) * hi)
-                data, bits = encode(lam)
-                encodes += 1
-                n = len(data)
-                if n <= budget:
-                    if lam < hi:
-                        hi, best, best_lam = lam, data, lam
-                    if n >= budget * 0.997:
-                        break
-                else:
-                    lo = lam
-                if bits > 0:
-                    k = max((n - fixed) / (bits / 8), 1e-3)
-                if hi / max(lo, 1e-12) < 1.001:
-                    break
+            b, fb = x, fx
+            if side == 1:
+                fa /= 2
+            side = 1
+        if -0.001 < fx <= 0:
+            break
+    return float(np.exp(b))
+
+
+def _real(comps, runs, tables, height, width):
+    return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width)
+
+
+def _plan(coefs, qt, weights, cw_y, budget, height, width):
+    """Predicted weighted distortion of table quality ``qt`` at the budget, with what the
+    final search needs: (distortion, qt, tables, comps, lambda, overhead bytes)."""
+    tables = dct.quality_tables(qt)
+    comps = _trellis_components(coefs, tables, weights, cw_y)
+    runs, bits, dist = _model(comps, 0.0)
+    data = _real(comps, runs, tables, height, width)
+    overhead = len(data) - bits / 8
+    if len(data) <= budget:
+        return dist, qt, tables, comps, 0.0, overhead
+    lam = None
+    for _ in range(3):
+        lam = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, tol=1.02)
+        _relength(comps, _model(comps, lam)[0])
+    return _model(comps, lam)[2], qt, tables, comps, lam, overhead
+
+
+def _relength(comps, runs):
+    """Re-estimate code lengths from the symbols of ``runs`` (chroma shares a table)."""
+    from .trellis import code_lengths
+
+    comps[0].lengths = code_lengths(runs[0][2])
+    comps[1].lengths = comps[2].lengths = code_lengths(runs[1][2] + runs[2][2])
+
+
+def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
+    """Encode with the table quality in ``qts`` whose trellis predicts the least weighted
+    distortion at ``budget``, searching lambda so the file lands at (never above) it.
+
+    The trellis' own bit count plus the overhead measured on the last real encode
+    (headers, Huffman tables, DC) predicts the size; the prediction is inverted on log
+    lambda (each trellis run takes milliseconds), then checked with a real encode. Code
+    lengths follow the symbols chosen, as the optimised Huffman tables will.
+    """
+    plans = []
+    for qt in qts:  # predicted distortion is unimodal in the table quality: stop past the dip
+        plans.append(_plan(coefs, qt, weights, cw_y, budget, height, width))
+        if len(plans) > 1 and plans[-1][0] > min(p[0] for p in plans[:-1]):
+            break
+    _, qt, tables, comps, lam, overhead = min(plans, key=lambda p: p[0])
+    encodes = len(plans)
+    runs = _model(comps, lam)[0]
+    data = _real(comps, runs, tables, height, width)
+    encodes += 1
+    smallest = data
+    best, best_lam = (data, lam) if len(data) <= budget else (None, None)
+    if lam > 0:
+        _relength(comps, runs)
+        slack = 0
+        for _ in range(6):
+            if best is not None and len(best) >= budget * 0.997:
+                break
+            lam = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam)
+            runs, bits, _ = _model(comps, lam)
+            data = _real(comps, runs, tables, height, width)
+            encodes += 1
+            overhead = len(data) - bits / 8
+            if len(data) < len(smallest):
+                smallest = data
+            if len(data) <= budget:
+                if best is None or len(data) > len(best):
+                    best, best_lam = data, lam
+            elif lam >= 1e9:  # every AC coefficient is already zero
+                break
+            else:
+                slack += (len(data) - budget) // 2 + 1
     fits = best is not None
     out = best if fits else smallest
-    info = dict(fits=fits, bytes=len(out), budget=budget, table_quality=qt, base_quality=base_q,
-                base_bytes=base_n, lam=None if best_lam is None else float(best_lam), encodes=encodes, ratio=float(ratio),
-                perceptual=bool(perceptual), candidates=candidates, calibrate=calibrate,
-                seconds=time.perf_counter() - t0)
-    return out, info
+    return out, dict(fits=fits, bytes=len(out), budget=budget, table_quality=qt,
+                     lam=None if best_lam is None else float(best_lam), encodes=encodes)

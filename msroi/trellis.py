@@ -1,0 +1,204 @@
+"""Run-length-aware rate-distortion quantisation of JPEG AC coefficients (a trellis).
+
+For each 8x8 block, the AC levels are chosen jointly, in zigzag order, to minimise
+``sum_k D_k(level_k) + lambda * R`` where ``R`` is the block's exact baseline Huffman
+cost for given code lengths: one ``(run, size)`` code plus ``size`` magnitude bits per
+non-zero level, a ZRL code for every 16 zeros of a long run, and EOB unless the last
+coefficient is non-zero. This is the dynamic programme of Ramchandran & Vetterli,
+"Rate-distortion optimal fast thresholding with complete JPEG/MPEG decoder
+compatibility" (IEEE TIP 3(5), 1994), also used by mozjpeg: the state is the position
+of the previous non-zero coefficient, and only coefficients whose rounded level is
+non-zero may be non-zero. Compiled with numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Zigzag scan: ZIGZAG[i] is the natural (row-major) index of the i-th coefficient.
+ZIGZAG = np.array(sorted(range(64), key=lambda n: (n // 8 + n % 8,
+                                                  (n % 8) if (n // 8 + n % 8) % 2 == 0 else (n // 8))),
+                  dtype=np.int64)
+
+
+@njit(cache=True)
+def _size(v):
+    s = 0
+    while v > 0:
+        s += 1
+        v >>= 1
+    return s
+
+
+@njit(cache=True)
+def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
+    """a, scale: (n, 64) zigzag |coef|/q and distortion weight; writes magnitudes to out
+    and symbol counts (run*16 + size; 256 = EOB, 257 = ZRL) to counts; returns
+    (bits, weighted AC distortion)."""
+    n = a.shape[0]
+    inf = 1e300
+    pos = np.empty(64, np.int64)
+    cost = np.empty(65)
+    prev = np.empty(65, np.int64)
+    lev = np.empty(65, np.int64)
+    zc = np.empty(65)
+    cand = np.empty(16, np.int64)
+    total_bits = 0.0
+    total_dist = 0.0
+    for b in range(n):
+        m = 0
+        for k in range(1, 64):
+            out[b, k] = 0
+            if a[b, k] >= 0.5:
+                pos[m] = k
+                m += 1
+            else:
+                total_dist += a[b, k] * a[b, k] * scale[b, k]
+        # zc[t]: distortion of zeroing the first t candidate positions
+        zc[0] = 0.0
+        for t in range(m):
+            k = pos[t]
+            zc[t + 1] = zc[t] + a[b, k] * a[b, k] * scale[b, k]
+        cost[0] = 0.0  # node 0: start (DC); node t+1: pos[t] is the last non-zero so far
+        for t in range(m):
+            k = pos[t]
+            x = a[b, k]
+            lr = np.int64(np.floor(x + 0.5))
+            # within a magnitude category the rate is the same, so the only candidates
+            # are the rounded level and the top (cheapest-category) value of each smaller one
+            nc = 0
+            cand[nc] = lr
+            nc += 1
+            top = 1
+            while top < lr:
+                cand[nc] = top
+                nc += 1
+                top = top * 2 + 1
+            best = inf
+            bu = 0
+            bl = 0
+            for u in range(t + 1):  # predecessor node
+                pk = 0 if u == 0 else pos[u - 1]
+                run = k - pk - 1
+                base = cost[u] + (zc[t] - zc[u]) + lam * (run // 16) * zrl_len
+                if base >= best:
+                    continue
+                r = run % 16
+                for c in range(nc):
+                    lv = cand[c]
+                    s = _size(lv)
+                    d = (x - lv) * (x - lv) * scale[b, k]
+                    v = base + d + lam * (hl[r, s] + s)
+                    if v < best:
+                        best = v
+                        bu = u
+                        bl = lv
+            cost[t + 1] = best
+            prev[t + 1] = bu
+            lev[t + 1] = bl
+        best = inf
+        bu = 0
+        for u in range(m + 1):
+            pk = 0 if u == 0 else pos[u - 1]
+            v = cost[u] + (zc[m] - zc[u]) + (lam * eob_len if pk < 63 else 0.0)
+            if v < best:
+                best = v
+                bu = u
+        # backtrack and count symbols
+        block_bits = 0.0
+        if (0 if bu == 0 else pos[bu - 1]) < 63:
+            counts[256] += 1
+            block_bits += eob_len
+        u = bu
+        while u > 0:
+            k = pos[u - 1]
+            p = prev[u]
+            pk = 0 if p == 0 else pos[p - 1]
+            run = k - pk - 1
+            s = _size(lev[u])
+            out[b, k] = lev[u]
+            counts[(run % 16) * 16 + s] += 1
+            counts[257] += run // 16
+            block_bits += hl[run % 16, s] + s + (run // 16) * zrl_len
+            u = p
+        total_bits += block_bits
+        total_dist += best - lam * block_bits
+    return total_bits, total_dist
+
+
+def code_lengths(counts: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Huffman code length estimates (bits) from symbol counts: ``-log2`` of the
+    frequency, clipped to 1..16; unseen symbols cost as if seen half a time.
+
+    Returns (lengths (16, 11) indexed [run, size], EOB length, ZRL length)."""
+    c = np.asarray(counts, dtype=np.float64)
+    total = max(c.sum(), 1.0)
+    bits = np.clip(-np.log2(np.maximum(c, 0.5) / (total + 1.0)), 1.0, 16.0)
+    hl = np.full((16, 11), 16.0)
+    hl[:, 1:] = bits[:256].reshape(16, 16)[:, 1:11]
+    return hl, float(bits[256]), float(bits[257])
+
+
+def symbol_counts(levels_zz: np.ndarray) -> np.ndarray:
+    """Baseline AC symbol counts (run*16 + size, 256 = EOB, 257 = ZRL) of magnitude
+    levels in zigzag order, shape (n, 64)."""
+    counts = np.zeros(258, np.int64)
+    _count(np.ascontiguousarray(np.abs(levels_zz), dtype=np.int64), counts)
+    return counts
+
+
+@njit(cache=True)
+def _count(lv, counts):
+    for b in range(lv.shape[0]):
+        last = 0
+        for k in range(1, 64):
+            if lv[b, k] != 0:
+                run = k - last - 1
+                counts[257] += run // 16
+                counts[(run % 16) * 16 + _size(lv[b, k])] += 1
+                last = k
+        if last < 63:
+            counts[256] += 1
+
+
+class Trellis:
+    """One component's coefficients prepared for repeated trellis runs.
+
+    ``coefs`` (bh, bw, 8, 8) unquantised DCT, ``table`` (8, 8) steps, ``weights``
+    (bh, bw) per-block distortion weights, ``coef_weight`` (8, 8) per-frequency weights.
+    """
+
+    def __init__(self, coefs, table, weights, coef_weight):
+        q = table.astype(np.float64)
+        self.shape = coefs.shape
+        n = coefs.shape[0] * coefs.shape[1]
+        flat = coefs.reshape(n, 64)[:, ZIGZAG]
+        qz = q.reshape(64)[ZIGZAG]
+        self.a = np.ascontiguousarray(np.abs(flat) / qz)
+        self.sign = np.where(flat < 0, -1, 1)
+        cw = (q * q * coef_weight).reshape(64)[ZIGZAG]
+        self.scale = np.ascontiguousarray(weights.reshape(n, 1) * cw[None, :])
+        self.dc = np.rint(flat[:, 0] / qz[0]).astype(np.int64)
+        self.dc_dist = float(np.sum((flat[:, 0] / qz[0] - self.dc) ** 2 * self.scale[:, 0]))
+        self.rounded = np.floor(self.a + 0.5).astype(np.int64)
+        self.counts0 = symbol_counts(self.rounded)
+        self.lengths = code_lengths(self.counts0)
+
+    def run(self, lam: float):
+        """Magnitudes (n, 64, zigzag) minimising distortion + lam * bits; their AC bits
+        under the current code lengths, their symbol counts and their weighted AC
+        distortion (in coefficient units squared, comparable across tables)."""
+        out = np.zeros(self.a.shape, np.int64)
+        counts = np.zeros(258, np.int64)
+        hl, eob, zrl = self.lengths
+        bits, dist = _trellis(self.a, self.scale, float(lam), hl, eob, zrl, out, counts)
+        return out, bits, counts, dist
+
+    def levels(self, mags: np.ndarray) -> np.ndarray:
+        """Signed levels in natural order, shape (bh, bw, 8, 8), with rounded DC."""
+        zz = mags * self.sign
+        zz[:, 0] = self.dc
+        nat = np.empty_like(zz)
+        nat[:, ZIGZAG] = zz
+        return nat.reshape(self.shape)
