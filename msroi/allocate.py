@@ -187,9 +187,10 @@ def _model(comps, lam):
     return runs, sum(r[1] for r in runs), sum(r[3] for r in runs) + sum(c.dc_dist for c in comps)
 
 
-def _lam_for_bits(comps, target_bits, guess=None, tol=1.003):
-    """A lambda whose trellis bits are at most ``target_bits`` and within ``tol`` (as a
-    lambda ratio) of the smallest such lambda; 0 if lambda 0 already fits.
+def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001):
+    """A lambda whose trellis bits are at most ``target_bits`` and either within ``tol``
+    (as a lambda ratio) of the smallest such lambda or within ``ftol`` (relative) of the
+    target; 0 if lambda 0 already fits.
 
     Bits fall monotonically with lambda and are close to a power law, so the root is
     bracketed around ``guess`` and found by regula falsi (Illinois) on log-log axes.
@@ -226,7 +227,7 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003):
             if side == 1:
                 fa /= 2
             side = 1
-        if -0.001 < fx <= 0:
+        if -ftol < fx <= 0:
             break
     return float(np.exp(b))
 
@@ -235,9 +236,10 @@ def _real(comps, runs, tables, height, width):
     return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width)
 
 
-def _plan(coefs, qt, weights, cw_y, budget, height, width):
+def _plan(coefs, qt, weights, cw_y, budget, height, width, guess=None):
     """Predicted weighted distortion of table quality ``qt`` at the budget, with what the
-    final search needs: (distortion, qt, tables, comps, lambda, overhead bytes)."""
+    final search needs: (distortion, qt, tables, comps, lambda, overhead bytes).
+    ``guess``: a lambda to start from (the neighbouring table quality's)."""
     tables = dct.quality_tables(qt)
     comps = _trellis_components(coefs, tables, weights, cw_y)
     runs, bits, dist = _model(comps, 0.0)
@@ -245,9 +247,9 @@ def _plan(coefs, qt, weights, cw_y, budget, height, width):
     overhead = len(data) - bits / 8
     if len(data) <= budget:
         return dist, qt, tables, comps, 0.0, overhead
-    lam = None
-    for _ in range(3):
-        lam = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, tol=1.02)
+    lam = guess
+    for _ in range(2):
+        lam = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, tol=1.02, ftol=0.005)
         _relength(comps, _model(comps, lam)[0])
     return _model(comps, lam)[2], qt, tables, comps, lam, overhead
 
@@ -271,7 +273,8 @@ def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
     """
     plans = []
     for qt in qts:  # predicted distortion is unimodal in the table quality: stop past the dip
-        plans.append(_plan(coefs, qt, weights, cw_y, budget, height, width))
+        guess = plans[-1][4] if plans and plans[-1][4] > 0 else None
+        plans.append(_plan(coefs, qt, weights, cw_y, budget, height, width, guess))
         if len(plans) > 1 and plans[-1][0] > min(p[0] for p in plans[:-1]):
             break
     _, qt, tables, comps, lam, overhead = min(plans, key=lambda p: p[0])

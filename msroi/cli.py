@@ -43,8 +43,8 @@ def _compress_semantic(rgb, sal, args):
     baseline = encoder.encode(rgb, args.base_quality, options)
     threshold = 0.0 if args.threshold_pct is None else args.threshold_pct
     budget = compress.budget_bytes(len(baseline), threshold)
-    data, info = encode_semantic(rgb, sal, budget, ratio=args.ratio)
-    rec = {"method": "semantic", "base_quality": args.base_quality, "threshold_pct": threshold, "ratio": args.ratio,
+    data, info = encode_semantic(rgb, sal, budget, ratio=args.ratio, smooth=args.smooth)
+    rec = {"method": "semantic", "base_quality": args.base_quality, "threshold_pct": threshold, "ratio": args.ratio, "smooth": args.smooth,
            "bytes": len(data), "final_quality": info["table_quality"], "base_bytes": len(baseline),
            "budget_bytes": budget, "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
            **options.as_dict()}
@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["semantic", "original"], default="semantic",
                    help="semantic (default): DCT-domain rate-distortion allocation steered by the map; original: the paper's mosaic + re-encode")
     p.add_argument("--selection", type=int, choices=range(1, 7), default=3, metavar="1..6", help="original method: selection model (default 3, deciles)")
-    p.add_argument("--ratio", type=float, default=4.0, help="semantic method: weight of the most salient 8x8 block relative to the least (default 4; 1 = no semantics)")
+    p.add_argument("--ratio", type=float, default=6.0, help="semantic method: weight of the most salient 8x8 block relative to the least (default 6; 1 = no semantics)")
+    p.add_argument("--smooth", type=float, default=64.0, help="semantic method: Gaussian blur (sigma, pixels) of the map's block means before ranking (default 64)")
     p.add_argument("--base-quality", type=int, default=50, choices=range(1, 101), metavar="1..100", help="quality of the baseline that sets the budget (default 50)")
     p.add_argument("--threshold-pct", type=float, default=None,
                    help="allowed size over the baseline, in percent (default: 0 = never larger for semantic; 1 for original)")
@@ -290,6 +291,8 @@ def main(argv=None) -> int:
         parser.error("--threshold-pct must be a finite number >= 0")
     if not 1 <= getattr(args, "ratio", 1) < float("inf"):
         parser.error("--ratio must be a finite number >= 1")
+    if not 0 <= getattr(args, "smooth", 0) < float("inf"):
+        parser.error("--smooth must be a finite number >= 0")
     try:
         return args.func(args)
     except MsroiError as e:

@@ -131,7 +131,7 @@ def compress_settings(
 
 def compress_semantic_settings(image_path, map_path, qualities: list[int], out_paths: list, records_csv,
                                image_id: str, source: str, options: EncoderOptions = EncoderOptions(optimize=True),
-                               threshold_pct: float = 0.0, ratio: float = 4.0,
+                               threshold_pct: float = 0.0, ratio: float = 6.0, smooth: float = 64.0,
                                max_pixels: int = io.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
     """Run the semantic method (:func:`msroi.allocate.encode_semantic`) for one image and map at
     the budget of each base quality (standard JPEG with ``options`` at that quality, plus
@@ -144,7 +144,7 @@ def compress_semantic_settings(image_path, map_path, qualities: list[int], out_p
     for bq, out in zip(qualities, out_paths):
         base = len(encoder.encode(rgb, bq, options))
         budget = compress.budget_bytes(base, threshold_pct)
-        data, info = encode_semantic(rgb, sal, budget, ratio=ratio)
+        data, info = encode_semantic(rgb, sal, budget, ratio=ratio, smooth=smooth)
         if not info["fits"]:
             print(f"msroi: {image_path}: no setting fits the budget of {budget} bytes (base Q{bq}); "
                   f"wrote {len(data)} bytes, flagged fits_budget=False", file=sys.stderr)
@@ -152,7 +152,8 @@ def compress_semantic_settings(image_path, map_path, qualities: list[int], out_p
         records.append({"image": image_id, "map_source": source, "method": "semantic", "selection": 0,
                         "base_quality": bq, "threshold_pct": threshold_pct, "bytes": len(data),
                         "final_quality": info["table_quality"], "base_bytes": base, "budget_bytes": budget,
-                        "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
+                        "fits_budget": bool(info["fits"]), "encode_seconds": round(info["seconds"], 4),
+                        "width": rgb.shape[1], "height": rgb.shape[0],
                         "subsampling": "4:2:0", "optimize": True, "progressive": False, "output": str(out)})
     return _write_records(records_csv, records)
 
@@ -261,9 +262,17 @@ def add_equal_bytes(metrics: pd.DataFrame, sweeps: dict[str, pd.DataFrame]) -> p
     return out
 
 
+#: The semantic method with a uniform map: the same encoder as the semantic method, without
+#: semantics. Semantic settings are also compared with it, so that the semantic part of the
+#: gain is not an encoder gain in disguise.
+SAME_ENCODER = "semantic uniform"
+
+
 def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Per image and setting (all but the base quality), the BD-rate in percent against the
-    standard JPEG baselines over the configured base qualities, for every metric."""
+    """Per image and setting (all but the base quality), the BD-rate in percent over the
+    configured base qualities, for every metric, against ``reference``: "jpeg" (the
+    standard JPEG baselines) for every setting, and :data:`SAME_ENCODER` for the semantic
+    method with other maps (when the uniform map was run)."""
     from .evaluate import bd_rate
 
     names = [c[len("delta_"):] for c in metrics.columns if c.startswith("delta_")] or [
@@ -271,12 +280,19 @@ def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
     keys = ["method", "map_source", "selection", "threshold_pct"]
     rows = []
     for image, per_image in metrics.groupby("image"):
-        ref = per_image[per_image["method"] == "jpeg"]
+        refs = {"jpeg": per_image[per_image["method"] == "jpeg"]}
+        uniform = per_image[(per_image["method"] == "semantic") & (per_image["map_source"] == "uniform")]
         for setting, g in per_image[per_image["method"] != "jpeg"].groupby(keys, dropna=False):
-            row = {"image": image, **dict(zip(keys, setting)), "n_points": len(g)}
-            for m in names:
-                row[f"bdrate_{m}"] = bd_rate(ref["bytes"], ref[m], g["bytes"], g[m])
-            rows.append(row)
+            pairs = [("jpeg", refs["jpeg"])]
+            if setting[0] == "semantic" and setting[1] != "uniform":
+                same = uniform[uniform["threshold_pct"] == setting[3]]
+                if len(same) >= 2:
+                    pairs.append((SAME_ENCODER, same))
+            for name, ref in pairs:
+                row = {"image": image, **dict(zip(keys, setting)), "reference": name, "n_points": len(g)}
+                for m in names:
+                    row[f"bdrate_{m}"] = bd_rate(ref["bytes"], ref[m], g["bytes"], g[m])
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -292,6 +308,8 @@ def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFram
             row[c] = mean
             if c.startswith(("delta_", "bdrate_")):
                 row[f"{c}_ci_lo"], row[f"{c}_ci_hi"] = lo, hi
+            if c == "bytes_vs_base":
+                row[f"{c}_max"] = g[c].max()
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -322,7 +340,7 @@ def aggregate(score_csvs, metrics_csv, summary_csv, sweep_csvs=(), bdrate_csv=No
     write_csv(metrics_csv, metrics)
     write_csv(summary_csv, summary)
     bd = bd_rates(metrics)
-    bd_summary = _with_ci(bd, ["method", "map_source", "selection", "threshold_pct"],
+    bd_summary = _with_ci(bd, ["method", "map_source", "selection", "threshold_pct", "reference"],
                           [c for c in bd.columns if c.startswith("bdrate_")]) if not bd.empty else bd
     if bdrate_csv is not None:
         write_csv(bdrate_csv, bd_summary)

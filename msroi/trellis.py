@@ -36,7 +36,6 @@ def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
     """a, scale: (n, 64) zigzag |coef|/q and distortion weight; writes magnitudes to out
     and symbol counts (run*16 + size; 256 = EOB, 257 = ZRL) to counts; returns
     (bits, weighted AC distortion)."""
-    n = a.shape[0]
     inf = 1e300
     pos = np.empty(64, np.int64)
     cost = np.empty(65)
@@ -46,7 +45,7 @@ def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
     cand = np.empty(16, np.int64)
     total_bits = 0.0
     total_dist = 0.0
-    for b in range(n):
+    for b in range(a.shape[0]):
         m = 0
         for k in range(1, 64):
             out[b, k] = 0

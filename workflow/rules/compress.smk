@@ -71,6 +71,7 @@ rule semantic:
         qualities=BASE_QUALITIES,
         encoder=ENCODER,
         ratio=config["semantic"]["ratio"],
+        smooth=config["semantic"]["smooth"],
         max_pixels=config["max_pixels"],
     script:
         "../scripts/semantic.py"

@@ -8,4 +8,5 @@ with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     compress_semantic_settings(snakemake.input.image, snakemake.params.map_file, snakemake.params.qualities,
                                snakemake.output.jpegs, snakemake.output.records, snakemake.wildcards.image,
                                snakemake.wildcards.source, EncoderOptions(**snakemake.params.encoder),
-                               ratio=snakemake.params.ratio, max_pixels=snakemake.params.max_pixels)
+                               ratio=snakemake.params.ratio, smooth=snakemake.params.smooth,
+                               max_pixels=snakemake.params.max_pixels)
