@@ -145,6 +145,8 @@ def compress_semantic_settings(image_path, map_path, qualities: list[int], out_p
         base = len(encoder.encode(rgb, bq, options))
         budget = compress.budget_bytes(base, threshold_pct)
         data, info = encode_semantic(rgb, sal, budget, ratio=ratio, smooth=smooth)
+        print(f"msroi: {image_id} base Q{bq}: {len(data)} of {budget} bytes, table Q{info['table_quality']}, "
+              f"{info['seconds']:.2f} s", file=sys.stderr)  # timings go to the job log, not the tables
         if not info["fits"]:
             print(f"msroi: {image_path}: no setting fits the budget of {budget} bytes (base Q{bq}); "
                   f"wrote {len(data)} bytes, flagged fits_budget=False", file=sys.stderr)
@@ -152,8 +154,7 @@ def compress_semantic_settings(image_path, map_path, qualities: list[int], out_p
         records.append({"image": image_id, "map_source": source, "method": "semantic", "selection": 0,
                         "base_quality": bq, "threshold_pct": threshold_pct, "bytes": len(data),
                         "final_quality": info["table_quality"], "base_bytes": base, "budget_bytes": budget,
-                        "fits_budget": bool(info["fits"]), "encode_seconds": round(info["seconds"], 4),
-                        "width": rgb.shape[1], "height": rgb.shape[0],
+                        "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
                         "subsampling": "4:2:0", "optimize": True, "progressive": False, "output": str(out)})
     return _write_records(records_csv, records)
 

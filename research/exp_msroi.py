@@ -62,6 +62,11 @@ def run(job):
     for v in variants:
         vname, kw = parse(v)
         smap = np.ones_like(m) if kw.pop("uniform", 0) else m
+        blend = kw.pop("blend", 0)
+        if blend:
+            from msroi.priors import center_map
+            c = center_map(m.shape)
+            smap = (1 - blend) * m + blend * c if blend > 0 else m * c
         if kw.pop("boxmap", 0):
             smap = box_map(a.shape, sample_boxes()[name])
         for qb in bases:
