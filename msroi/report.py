@@ -275,18 +275,6 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
         "hand-drawn boxes of `msroi/resources/sample_boxes.csv`, never the map under test.",
         "",
     ]
-    for title, prefix in (("Whole image", ""), ("Region of interest", "roi_")):
-        metric_cols = [m for m in METRICS if f"d_{prefix}{m}" in table.columns]
-        if not metric_cols:
-            continue
-        lines += [f"## {title}: delta at equal bytes (base Q{base_quality}) / BD-rate", ""]
-        header = "| setting | bytes vs Q | " + " | ".join(METRICS[m] for m in metric_cols) + " |"
-        lines += [header, "|" + "---|" * (2 + len(metric_cols))]
-        for r in table.to_dict("records"):
-            cells = [f"{_fmt(r.get(f'd_{prefix}{m}'), digits=_DIGITS.get(m, 2))} / {_fmt(r.get(f'bd_{prefix}{m}'), pct=True)}"
-                     for m in metric_cols]
-            lines.append(f"| {r['setting']} | {_fmt(100 * r.get('bytes_vs_q', np.nan), pct=True)} | " + " | ".join(cells) + " |")
-        lines.append("")
     targets = targets_table(summary, bdrate, base_quality)
     if targets:
         lines += ["## The semantic method (msroi maps) against its targets", "",
@@ -297,6 +285,18 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
                   "| measure | target | measured | met |", "|---|---|---|---|"]
         for what, target, value, met in targets:
             lines.append(f"| {what} | {target} | {value:+.2f} | {'yes' if met else 'no'} |")
+        lines.append("")
+    semantic = summary[summary["method"] == "semantic"]
+    if not semantic.empty and "delta_roi_psnrhvsm" in semantic.columns:
+        qs = sorted(int(q) for q in semantic["base_quality"].unique())
+        lines += ["## The semantic method per base quality, vs standard JPEG", "",
+                  "PSNR-HVS-M deltas at equal bytes (dB), ROI / whole image, mean over images.", "",
+                  "| map | " + " | ".join(f"Q{q}" for q in qs) + " |", "|" + "---|" * (len(qs) + 1)]
+        for source in sorted(semantic["map_source"].unique()):
+            s = _semantic(summary, source)
+            cells = [f"{_fmt(s.loc[q, 'delta_roi_psnrhvsm'])} / {_fmt(s.loc[q, 'delta_psnrhvsm'])}" if q in s.index
+                     else "–" for q in qs]
+            lines.append(f"| {source} | " + " | ".join(cells) + " |")
         lines.append("")
     same = same_encoder_table(summary, bdrate)
     if not same.empty:
@@ -309,6 +309,18 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
         for r in same.to_dict("records"):
             cells = [f"{_fmt(r[f'roi_q{q}'])} / {_fmt(r[f'whole_q{q}'])}" for q in qs]
             lines.append(f"| {r['map_source']} | " + " | ".join(cells) + f" | {_fmt(r['bd_roi_psnrhvsm'], pct=True)} |")
+        lines.append("")
+    for title, prefix in (("Whole image", ""), ("Region of interest", "roi_")):
+        metric_cols = [m for m in METRICS if f"d_{prefix}{m}" in table.columns]
+        if not metric_cols:
+            continue
+        lines += [f"## {title}: delta at equal bytes (base Q{base_quality}) / BD-rate", ""]
+        header = "| setting | bytes vs Q | " + " | ".join(METRICS[m] for m in metric_cols) + " |"
+        lines += [header, "|" + "---|" * (2 + len(metric_cols))]
+        for r in table.to_dict("records"):
+            cells = [f"{_fmt(r.get(f'd_{prefix}{m}'), digits=_DIGITS.get(m, 2))} / {_fmt(r.get(f'bd_{prefix}{m}'), pct=True)}"
+                     for m in metric_cols]
+            lines.append(f"| {r['setting']} | {_fmt(100 * r.get('bytes_vs_q', np.nan), pct=True)} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Figures", "",
               "Rate-distortion curves (whole image, then ROI), the MSROI maps of the sample photos, and",
