@@ -27,6 +27,8 @@ import time
 import numpy as np
 
 from . import dct
+from .compress import fit_budget
+from .encoder import EncoderOptions
 from .errors import MsroiError
 
 # PSNR-HVS(-M)'s contrast sensitivity weights (natural order, Ponomarenko et al.);
@@ -81,30 +83,6 @@ def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: f
     return float(ratio) ** np.clip(b, 0.0, 1.0)
 
 
-def _pillow_bytes(rgb: np.ndarray, quality: int) -> int:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality), subsampling=2, optimize=True)
-    return buf.tell()
-
-
-def _fit_quality(rgb, budget):
-    """Highest standard (libjpeg-turbo, 4:2:0, optimised Huffman) quality whose file fits
-    ``budget`` (0 if none), and its size."""
-    lo, hi, best = 1, 100, (0, None)
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        n = _pillow_bytes(rgb, mid)
-        if n <= budget:
-            best, lo = (mid, n), mid + 1
-        else:
-            hi = mid - 1
-    return best
-
-
 def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     ratio: float = DEFAULTS["ratio"],
                     smooth: float = DEFAULTS["smooth"],
@@ -156,7 +134,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError(f"smooth must be >= 0, got {smooth}")
 
     coefs = dct.image_coefficients(rgb)
-    base_q, base_n = _fit_quality(rgb, budget)
+    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True))
+    base_q, base_n = (base_q, len(base_data)) if base_fits else (0, None)
     start = max(base_q, 1)
     offsets = TABLE_OFFSETS if quality_offset is None else (int(quality_offset),)
     qts = list(dict.fromkeys(min(100, max(1, start + o)) for o in offsets))

@@ -148,7 +148,7 @@ def headline_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: in
     and mean BD-rate over the base qualities, for every metric present."""
     s = with_labels(summary[summary["base_quality"] == base_quality])
     s = s[s["method"] != "jpeg"]
-    b = with_labels(bdrate[bdrate["reference"] == "jpeg"] if "reference" in bdrate.columns else bdrate)
+    b = with_labels(bdrate[_references(bdrate) == "jpeg"])
     cols = {}
     for m in METRICS:
         for prefix in ("", "roi_"):
@@ -187,6 +187,11 @@ def _semantic(summary: pd.DataFrame, source: str) -> pd.DataFrame:
     return s.set_index("base_quality").sort_index()
 
 
+def _references(bdrate: pd.DataFrame) -> pd.Series:
+    """What each BD-rate row is measured against (tables from before the column: "jpeg")."""
+    return bdrate["reference"] if "reference" in bdrate.columns else pd.Series("jpeg", index=bdrate.index)
+
+
 def same_encoder_table(summary: pd.DataFrame, bdrate: pd.DataFrame) -> pd.DataFrame:
     """The semantic part of the semantic method's gain: per map source other than uniform
     and per base quality, mean PSNR-HVS-M deltas (ROI and whole image) minus those of the
@@ -201,7 +206,7 @@ def same_encoder_table(summary: pd.DataFrame, bdrate: pd.DataFrame) -> pd.DataFr
     for source in sorted(set(summary.loc[summary["method"] == "semantic", "map_source"]) - {"uniform"}):
         s = _semantic(summary, source)
         bd = bdrate[(bdrate["method"] == "semantic") & (bdrate["map_source"] == source)
-                    & (bdrate.get("reference") == SAME_ENCODER)] if "reference" in bdrate.columns else bdrate.iloc[:0]
+                    & (_references(bdrate) == SAME_ENCODER)]
         row = {"map_source": source,
                "bd_roi_psnrhvsm": bd["bdrate_roi_psnrhvsm"].iloc[0] if len(bd) else np.nan}
         for q in s.index.intersection(uniform.index):
@@ -222,7 +227,7 @@ def targets_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: int
     u = _semantic(summary, "uniform")
     if s.empty or base_quality not in s.index or "delta_roi_psnrhvsm" not in s.columns:
         return []
-    ref = bdrate["reference"] if "reference" in bdrate.columns else pd.Series("jpeg", index=bdrate.index)
+    ref = _references(bdrate)
 
     def bd(method, map_source, reference="jpeg"):
         r = bdrate[(bdrate["method"] == method) & (bdrate["map_source"] == map_source) & (ref == reference)]

@@ -104,6 +104,18 @@ def boxes_for(boxes: dict, image: str) -> list:
     raise MsroiError(f"no boxes for image {name!r} (keys are file names or stems)")
 
 
+def _read_pixels(path: Path, what: str) -> np.ndarray:
+    """The pixel array of an image file; an unreadable file is an InputError naming it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return np.asarray(im)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(path, f"cannot read {what} ({e})") from None
+
+
 def roi_from_mask(mask, shape) -> np.ndarray:
     """Binary ROI from a mask array or image path: nonzero = in (1.0), zero = out (0.0).
 
@@ -111,17 +123,10 @@ def roi_from_mask(mask, shape) -> np.ndarray:
     (H, W) nearest-neighbour if needed. Returns float64 (H, W).
     """
     if isinstance(mask, (str, Path)):
-        from PIL import Image
-
         path = Path(mask)
         if not path.is_file():
             raise InputError(path, "no such mask file")
-        try:
-            with Image.open(path) as im:
-                im.load()
-                m = np.asarray(im)
-        except (OSError, SyntaxError, ValueError) as e:
-            raise InputError(path, f"cannot read mask ({e})") from None
+        m = _read_pixels(path, "mask")
     else:
         m = np.asarray(mask)
     if m.ndim == 3:
@@ -167,15 +172,7 @@ def _guess_kind(path: Path) -> str:
         return "boxes"
     if path.suffix.lower() == ".npy":
         return "weights"
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            a = np.asarray(im)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(path, f"cannot read ROI image ({e})") from None
-    values = np.unique(a)
+    values = np.unique(_read_pixels(path, "ROI image"))
     return "mask" if values.size <= 2 and values.min() == 0 else "weights"
 
 

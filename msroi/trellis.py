@@ -180,8 +180,7 @@ class Trellis:
         self.scale = np.ascontiguousarray(weights.reshape(n, 1) * cw[None, :])
         self.dc = np.rint(flat[:, 0] / qz[0]).astype(np.int64)
         self.dc_dist = float(np.sum((flat[:, 0] / qz[0] - self.dc) ** 2 * self.scale[:, 0]))
-        self.rounded = np.floor(self.a + 0.5).astype(np.int64)
-        self.counts0 = symbol_counts(self.rounded)
+        self.counts0 = symbol_counts(np.floor(self.a + 0.5).astype(np.int64))  # plain rounding
         self.lengths = code_lengths(self.counts0)
 
     def run(self, lam: float):
