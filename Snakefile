@@ -20,12 +20,12 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/dataset.smk"
+include: "workflow/rules/inputs.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/maps.smk"
 include: "workflow/rules/compress.smk"
-include: "workflow/rules/metrics.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/study.smk"
 
 
 rule all:

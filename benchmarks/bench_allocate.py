@@ -1,4 +1,4 @@
-"""Benchmark of msroi.allocate.encode_semantic on a 768x512 photo (map excluded).
+"""Benchmark of msroi.codec.semantic.encode_semantic on a 768x512 photo (map excluded).
 
 Run: python benchmarks/bench_allocate.py [repeats]
 Prints the first call's time (it loads the compiled trellis from numba's cache, or
@@ -29,7 +29,7 @@ def pillow(rgb, q):
 
 
 def main(repeats: int = 3) -> None:
-    from msroi.allocate import encode_semantic
+    from msroi.codec.semantic import encode_semantic
 
     rgb = photo_768x512()
     h, w = rgb.shape[:2]

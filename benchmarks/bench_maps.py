@@ -36,8 +36,8 @@ def main(argv=None) -> dict:
 
     from skimage import data
 
-    from msroi import effnet
-    from msroi.maps import load_classifier, msroi_map
+    from msroi.saliency.networks import efficientnet_lite0 as effnet
+    from msroi.saliency.maps import load_classifier, msroi_map
 
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or tmp

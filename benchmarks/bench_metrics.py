@@ -1,7 +1,7 @@
-"""Benchmark of msroi.metrics and msroi.evaluate on one 768x512 photo.
+"""Benchmark of msroi.quality.metrics and msroi.quality.rd on one 768x512 photo.
 
 Run: ``python benchmarks/bench_metrics.py [--repeat N] [--no-sweep]``. Prints the median
-time of :func:`msroi.metrics.all_metrics` (target: under 0.5 s), a per-metric breakdown
+time of :func:`msroi.quality.metrics.all_metrics` (target: under 0.5 s), a per-metric breakdown
 (each metric alone through ``all_metrics(metrics=[name])``), the ROI overhead, and the
 time of one 100-quality equal-bytes sweep with all metrics and with PSNR only.
 """
@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from msroi.encoder import decode, encode
-from msroi.evaluate import standard_sweep
-from msroi.metrics import METRIC_NAMES, all_metrics
+from msroi.codec.jpeg import decode, encode
+from msroi.quality.rd import standard_sweep
+from msroi.quality.metrics import METRIC_NAMES, all_metrics
 
 
 def _median(f, repeat):

@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_train.py [--steps 5] [--backbones vgg16 mobilenetv2 small] [--size 224]
 
 Each backbone runs in a fresh subprocess (so peak RSS is its own): build the model, compile
-it as msroi.train does (Adam lr 0.002, eps 0.1, sparse CE from logits), run two warm-up
+it as msroi.training.train does (Adam lr 0.002, eps 0.1, sparse CE from logits), run two warm-up
 steps, then time ``--steps`` train steps on random images. Prints one CSV row per backbone:
 backbone, params, input size, batch, s/step, images/s, peak RSS in MB.
 """
@@ -18,7 +18,7 @@ import sys
 CHILD = r"""
 import json, resource, sys, time
 import keras, numpy as np
-from msroi.model import build_msroi_model, logits_model
+from msroi.saliency.networks.paper import build_msroi_model, logits_model
 backbone, size, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 full = build_msroi_model(257, backbone)
 m = logits_model(full)

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import InputError, MsroiError
+from msroi.errors import InputError, MsroiError
 
 EXIT_USER_ERROR = 2
 EXIT_OVER_BUDGET = 3
@@ -24,7 +24,7 @@ def _encoder_args(p: argparse.ArgumentParser) -> None:
 
 
 def _encoder_options(args):
-    from .encoder import EncoderOptions
+    from msroi.codec.jpeg import EncoderOptions
 
     return EncoderOptions(subsampling=args.subsampling, optimize=args.optimize, progressive=args.progressive)
 
@@ -36,13 +36,13 @@ def _check_output(path: Path, *inputs: Path) -> None:
 
 
 def _compress_semantic(rgb, sal, args):
-    from . import compress, encoder
-    from .allocate import encode_semantic
+    from msroi.codec import jpeg, rate
+    from msroi.codec.semantic import encode_semantic
 
     options = _encoder_options(args)
-    baseline = encoder.encode(rgb, args.base_quality, options)
+    baseline = jpeg.encode(rgb, args.base_quality, options)
     threshold = 0.0 if args.threshold_pct is None else args.threshold_pct
-    budget = compress.budget_bytes(len(baseline), threshold)
+    budget = rate.budget_bytes(len(baseline), threshold)
     data, info = encode_semantic(rgb, sal, budget, ratio=args.ratio, smooth=args.smooth)
     rec = {"method": "semantic", "base_quality": args.base_quality, "threshold_pct": threshold, "ratio": args.ratio, "smooth": args.smooth,
            "bytes": len(data), "final_quality": info["table_quality"], "base_bytes": len(baseline),
@@ -52,17 +52,19 @@ def _compress_semantic(rgb, sal, args):
 
 
 def cmd_compress(args) -> int:
-    from . import compress, io, priors
+    from msroi.codec import original
+    from msroi import files
+    from msroi.saliency import priors
 
     _check_output(args.output, args.image, args.map)
-    rgb = io.read_image(args.image, args.max_pixels)
+    rgb = files.read_image(args.image, args.max_pixels)
     if args.map is not None:
-        sal = io.read_map(args.map, rgb.shape[:2])
+        sal = files.read_map(args.map, rgb.shape[:2])
     else:
         sal = priors.prior_map(args.prior, rgb.shape[:2])
     if args.method == "original":
         threshold = 1.0 if args.threshold_pct is None else args.threshold_pct
-        data, baseline, rec = compress.compress_original(rgb, sal, args.selection, args.base_quality, threshold, _encoder_options(args))
+        data, baseline, rec = original.compress_original(rgb, sal, args.selection, args.base_quality, threshold, _encoder_options(args))
     else:
         data, baseline, rec = _compress_semantic(rgb, sal, args)
     rec.update(image=str(args.image), map=str(args.map) if args.map else f"prior:{args.prior}", output=str(args.output))
@@ -73,9 +75,9 @@ def cmd_compress(args) -> int:
             f"{args.image}: no JPEG fits the budget of {rec['budget_bytes']} bytes "
             f"(the smallest is {rec['bytes']} bytes); nothing written"
         )
-    io.write_bytes(args.output, data)
+    files.write_bytes(args.output, data)
     if args.baseline:
-        io.write_bytes(args.baseline, baseline)
+        files.write_bytes(args.baseline, baseline)
         rec["baseline"] = str(args.baseline)
     if args.json:
         print(json.dumps(rec, indent=2))
@@ -86,16 +88,16 @@ def cmd_compress(args) -> int:
 
 
 def cmd_map(args) -> int:
-    from . import io
-    from .maps import map_images
+    from msroi import files
+    from msroi.saliency.maps import map_images
 
     paths = []
     for p in args.inputs:
-        paths.extend(io.list_images(p) if p.is_dir() else [p])
+        paths.extend(files.list_images(p) if p.is_dir() else [p])
     if not paths:
         raise MsroiError(f"no images found in {', '.join(map(str, args.inputs))}")
     if len(paths) == 1:
-        io.read_image(paths[0])  # a bad single image: one-line error before TensorFlow starts
+        files.read_image(paths[0])  # a bad single image: one-line error before TensorFlow starts
     single = len(paths) == 1 and args.output.suffix.lower() in (".png", ".npy")
     statuses = map_images(
         paths,
@@ -123,7 +125,7 @@ def cmd_map(args) -> int:
 def cmd_metrics(args) -> int:
     import math
 
-    from .metrics import compare_files
+    from msroi.quality.metrics import compare_files
 
     values = compare_files(args.reference, args.distorted, roi=args.roi, roi_kind=args.roi_kind)
     if args.json:
@@ -136,14 +138,14 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_results_doc(args) -> int:
-    from .report import write_results_doc
+    from msroi.pipeline.results_doc import write_results_doc
 
     print(write_results_doc(args.results, args.output, args.runtime_min))
     return 0
 
 
 def cmd_make_synthetic(args) -> int:
-    from .synthetic import make_synthetic_dataset
+    from msroi.training.synthetic import make_synthetic_dataset
 
     make_synthetic_dataset(args.output, n_classes=args.classes, per_class=args.per_class, size=args.size, seed=args.seed)
     print(f"{args.output}: {args.classes} classes x {args.per_class} images, boxes in {args.output / 'boxes.csv'}")
@@ -151,7 +153,7 @@ def cmd_make_synthetic(args) -> int:
 
 
 def cmd_prepare_dataset(args) -> int:
-    from .dataset import prepare_manifest
+    from msroi.training.dataset import prepare_manifest
 
     prepare_manifest(args.root, args.output, holdout=args.holdout, seed=args.seed, verify=args.verify)
     print(args.output)
@@ -159,7 +161,9 @@ def cmd_prepare_dataset(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .train import train
+    if not Path(args.dataset).exists():  # before TensorFlow starts and prints its banner
+        raise InputError(args.dataset, "neither a manifest CSV nor a dataset directory")
+    from msroi.training.train import train
 
     result = train(args.dataset, args.output, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
                    lr=args.lr, adam_epsilon=args.adam_epsilon, input_size=args.input_size, dropout=args.dropout,
@@ -171,7 +175,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_samples(args) -> int:
-    from .samples import SAMPLES, export_sample, sample_path
+    from msroi.samples import SAMPLES, export_sample, sample_path
 
     names = args.names or list(SAMPLES)
     for name in names:
@@ -185,7 +189,7 @@ def cmd_samples(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from msroi import __version__
 
     parser = argparse.ArgumentParser(prog="msroi", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"msroi {__version__}")

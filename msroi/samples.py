@@ -14,8 +14,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from .errors import MsroiError
-from .io import atomic_path
+from msroi.errors import MsroiError
+from msroi.files import atomic_path
 
 #: Hand-drawn boxes around the main object(s) of each sample photo (CSV image,x0,y0,x1,y1 in
 #: pixels of the photo as exported): the region for ROI metrics, drawn independently of any map.

@@ -4,8 +4,8 @@ import sys
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import warnings; warnings.filterwarnings("ignore")
 from common import *
-from msroi import dct
-from msroi.allocate import encode_semantic
+from msroi.codec import dct
+from msroi.codec.semantic import encode_semantic
 
 ENC = {
     "turbo": lambda a, q: pillow_jpeg(a, q, optimize=False),

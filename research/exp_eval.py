@@ -6,7 +6,7 @@ import sys, csv, time
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import warnings; warnings.filterwarnings("ignore")
 from common import *
-from msroi.allocate import encode_semantic
+from msroi.codec.semantic import encode_semantic
 
 BASES = (30, 40, 50, 60, 70, 80, 90)
 

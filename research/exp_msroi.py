@@ -12,7 +12,7 @@ from multiprocessing import Pool
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import warnings; warnings.filterwarnings("ignore")
 from common import *
-from msroi.allocate import encode_semantic
+from msroi.codec.semantic import encode_semantic
 from PIL import Image
 
 CACHE = Path("/tmp/exp")
@@ -64,7 +64,7 @@ def run(job):
         smap = np.ones_like(m) if kw.pop("uniform", 0) else m
         blend = kw.pop("blend", 0)
         if blend:
-            from msroi.priors import center_map
+            from msroi.saliency.priors import center_map
             c = center_map(m.shape)
             smap = (1 - blend) * m + blend * c if blend > 0 else m * c
         if kw.pop("boxmap", 0):

@@ -3,7 +3,7 @@ import sys, time, json, argparse
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import warnings; warnings.filterwarnings("ignore")
 from common import *
-from msroi.allocate import encode_semantic
+from msroi.codec.semantic import encode_semantic
 
 p = argparse.ArgumentParser()
 p.add_argument("--names", default="astronaut,coffee,flower")

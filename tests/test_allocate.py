@@ -1,4 +1,4 @@
-"""Tests of the saliency-driven DCT-domain allocation (msroi.allocate, msroi.dct)."""
+"""Tests of the saliency-driven DCT-domain allocation (msroi.codec.semantic, msroi.codec.dct)."""
 
 import io
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from msroi import dct
-from msroi.allocate import block_weights, encode_semantic
+from msroi.codec import dct
+from msroi.codec.semantic import block_weights, encode_semantic
 from msroi.errors import MsroiError
 
 
@@ -171,14 +171,16 @@ def test_output_content_is_right_for_sizes_that_are_not_whole_mcus(shape):
     # regression: coefficient arrays padded to whole MCUs were misread row by row
     from skimage import data
 
-    from msroi import encoder, metrics, priors
+    from msroi.codec import jpeg
+    from msroi.quality import metrics
+    from msroi.saliency import priors
 
     rgb = np.ascontiguousarray(data.astronaut()[: shape[0], : shape[1]])
-    std = encoder.encode(rgb, 50, encoder.EncoderOptions(optimize=True))
+    std = jpeg.encode(rgb, 50, jpeg.EncoderOptions(optimize=True))
     out, info = encode_semantic(rgb, priors.center_map(shape), len(std))
     y = metrics.luma(rgb)
     assert info["fits"] and len(out) <= len(std)
-    assert metrics.psnr(y, metrics.luma(encoder.decode(out))) > metrics.psnr(y, metrics.luma(encoder.decode(std))) - 1.0
+    assert metrics.psnr(y, metrics.luma(jpeg.decode(out))) > metrics.psnr(y, metrics.luma(jpeg.decode(std))) - 1.0
 
 
 def test_coefficients_match_libjpeg_at_high_quality(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from msroi import encoder
+from msroi.codec import jpeg
 
 
 def run(*args, cwd=None):
@@ -33,7 +33,7 @@ def test_compress_with_map_writes_output_baseline_and_json(tmp_path, image, smal
     rec = json.loads(r.stdout)
     assert rec["bytes"] == out.stat().st_size <= rec["budget_bytes"] == base.stat().st_size
     assert rec["selection"] == 6 and rec["threshold_pct"] == 0
-    assert encoder.decode(out.read_bytes()).shape == small_photo.shape
+    assert jpeg.decode(out.read_bytes()).shape == small_photo.shape
 
 
 def test_default_method_is_semantic_and_never_larger_than_the_baseline(tmp_path, image, small_photo):
@@ -43,7 +43,7 @@ def test_default_method_is_semantic_and_never_larger_than_the_baseline(tmp_path,
     rec = json.loads(r.stdout)
     assert rec["method"] == "semantic" and rec["threshold_pct"] == 0 and rec["fits_budget"]
     assert out.stat().st_size == rec["bytes"] <= base.stat().st_size == rec["base_bytes"]
-    assert encoder.decode(out.read_bytes()).shape == small_photo.shape
+    assert jpeg.decode(out.read_bytes()).shape == small_photo.shape
 
 
 def test_bad_image_one_line_error_and_no_output(tmp_path):
@@ -94,7 +94,7 @@ def test_samples_export(tmp_path):
 
 def test_metrics_command_prints_every_metric_as_json(tmp_path, image, small_photo):
     d = tmp_path / "d.jpg"
-    d.write_bytes(encoder.encode(small_photo, 30))
+    d.write_bytes(jpeg.encode(small_photo, 30))
     r = run("metrics", image, d, "--json")
     assert r.returncode == 0, r.stderr
     values = json.loads(r.stdout)

@@ -21,7 +21,7 @@ import pytest
 from skimage import data
 
 from msroi.errors import InputError
-from msroi.torch_pickle import load_state_dict
+from msroi.saliency.torch_pickle import load_state_dict
 
 SCORE_TOLERANCE = 0.03
 CAT_CLASSES = {"Egyptian cat", "tabby, tabby cat", "tiger cat"}
@@ -34,14 +34,14 @@ def _cache(pytestconfig, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model_dir(pytestconfig, tmp_path_factory):
-    from msroi.effnet import default_model_path
+    from msroi.saliency.networks.efficientnet_lite0 import default_model_path
 
     return default_model_path(_cache(pytestconfig, tmp_path_factory)).parent
 
 
 @pytest.fixture(scope="module")
 def classifier(model_dir):
-    from msroi.maps import load_classifier
+    from msroi.saliency.maps import load_classifier
 
     return load_classifier("default", cache_dir=model_dir)
 
@@ -176,7 +176,7 @@ def test_reads_hand_made_legacy_file_with_views(tmp_path):
 
 
 def test_reads_the_packaged_weights():
-    from msroi.effnet import source_weights_path
+    from msroi.saliency.networks.efficientnet_lite0 import source_weights_path
 
     state = load_state_dict(source_weights_path())
     assert len(state) == 296
@@ -190,9 +190,9 @@ def test_reads_the_packaged_weights():
 
 def test_conversion_is_deterministic(model_dir, tmp_path):
     """A conversion in another process gives the same bytes (no timestamps, no memory ids)."""
-    from msroi.effnet import DEFAULT_NAME
+    from msroi.saliency.networks.efficientnet_lite0 import DEFAULT_NAME
 
-    code = f"from msroi.effnet import convert; convert(out_dir={str(tmp_path)!r})"
+    code = f"from msroi.saliency.networks.efficientnet_lite0 import convert; convert(out_dir={str(tmp_path)!r})"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     for suffix in (".keras", ".json"):
         assert (tmp_path / f"{DEFAULT_NAME}{suffix}").read_bytes() == (
@@ -201,7 +201,7 @@ def test_conversion_is_deterministic(model_dir, tmp_path):
 
 
 def test_cached_model_is_reused(model_dir):
-    from msroi.effnet import DEFAULT_NAME, default_model_path
+    from msroi.saliency.networks.efficientnet_lite0 import DEFAULT_NAME, default_model_path
 
     before = (model_dir / f"{DEFAULT_NAME}.keras").stat().st_mtime_ns
     assert default_model_path(model_dir) == model_dir / f"{DEFAULT_NAME}.keras"
@@ -228,7 +228,7 @@ def test_model_follows_the_contract(classifier):
     [("chelsea", CAT_CLASSES, ("Egyptian cat", 0.79)), ("coffee", {"espresso", "cup"}, ("espresso", 0.91))],
 )
 def test_top1_on_sample_photos(classifier, name, expected, reference):
-    from msroi.maps import msroi_map
+    from msroi.saliency.maps import msroi_map
 
     _, top = msroi_map(classifier, getattr(data, name)())
     index, label, score = top[0]
@@ -239,7 +239,7 @@ def test_top1_on_sample_photos(classifier, name, expected, reference):
 
 
 def test_metadata_json_is_plain(model_dir):
-    from msroi.effnet import DEFAULT_NAME
+    from msroi.saliency.networks.efficientnet_lite0 import DEFAULT_NAME
 
     meta = json.loads((model_dir / f"{DEFAULT_NAME}.json").read_text())
     assert meta["backbone"] == "efficientnet_lite0" and meta["classes"][0].startswith("tench")

@@ -1,4 +1,4 @@
-"""Tests of msroi.evaluate: standard sweep, equal-bytes interpolation, BD-rate, intervals."""
+"""Tests of msroi.quality.rd: standard sweep, equal-bytes interpolation, BD-rate, intervals."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from scipy import stats
 from skimage import data
 
-from msroi import encoder
-from msroi.encoder import EncoderOptions
-from msroi import evaluate as E
+from msroi.codec import jpeg
+from msroi.codec.jpeg import EncoderOptions
+from msroi.quality import rd as E
 from msroi.errors import MsroiError
-from msroi.metrics import all_metrics
+from msroi.quality.metrics import all_metrics
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_sweep_with_callable_and_options(astro):
 
     def enc(rgb, q):
         calls.append(q)
-        return encoder.encode(rgb, q, EncoderOptions(subsampling="4:4:4"))
+        return jpeg.encode(rgb, q, EncoderOptions(subsampling="4:4:4"))
 
     a = E.standard_sweep(astro, enc, qualities=[30, 60], metrics=["psnr"])
     b = E.standard_sweep(astro, EncoderOptions(subsampling="4:4:4"), qualities=[30, 60], metrics=["psnr"])
@@ -58,8 +58,8 @@ def test_sweep_full_metrics_and_roi(astro):
 
 @pytest.mark.parametrize("q", [12, 37, 50, 75, 93])
 def test_standard_jpeg_scores_zero_at_equal_bytes(astro, sweep, q):
-    data_ = encoder.encode(astro, q)
-    vals = all_metrics(astro, encoder.decode(data_), metrics=["psnr", "psnrhvs"])
+    data_ = jpeg.encode(astro, q)
+    vals = all_metrics(astro, jpeg.decode(data_), metrics=["psnr", "psnrhvs"])
     d = E.delta_at_equal_bytes(sweep, len(data_), vals)
     assert abs(d["delta_psnr"]) < 0.02
     assert abs(d["delta_psnrhvs"]) < 0.02

@@ -24,8 +24,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from msroi import encoder
-from msroi.io import read_image, read_map
+from msroi.codec import jpeg
+from msroi.files import read_image, read_map
 
 from .test_workflow import snakemake
 
@@ -191,7 +191,7 @@ def test_compress(tmp_path, case, method):
     with Image.open(out) as im:
         assert (im.height, im.width) == case.shape  # the displayed orientation...
         assert im.getexif().get(0x0112, 1) == 1  # ...with no orientation tag to rotate it again
-    decoded = encoder.decode(data)
+    decoded = jpeg.decode(data)
     assert decoded.shape == (*case.shape, 3)
     if case.check:
         case.check(decoded)
@@ -260,7 +260,7 @@ def test_compress_with_map_file(tmp_path, name, filename, make, problem):
         assert not out_dir.exists()
     else:
         assert r.returncode == 0, r.stderr
-        assert encoder.decode((out_dir / "o.jpg").read_bytes()).shape == (50, 76, 3)
+        assert jpeg.decode((out_dir / "o.jpg").read_bytes()).shape == (50, 76, 3)
         assert sorted(p.name for p in out_dir.iterdir()) == ["o.jpg"]
 
 
@@ -299,7 +299,7 @@ def test_metrics(tmp_path, case):
             assert r.stdout == ""
         return
     distorted = tmp_path / "distorted.jpg"
-    distorted.write_bytes(encoder.encode(read_image(src), 75))
+    distorted.write_bytes(jpeg.encode(read_image(src), 75))
     r = run("metrics", src, distorted, "--json")
     assert r.returncode == 0, r.stderr
 
@@ -392,11 +392,11 @@ def test_map_same_stem_in_one_directory_is_refused_before_work(tmp_path):
 
 
 def test_checkpoint_pickle_naming_other_classes_is_refused_through_convert(tmp_path):
-    """The default model's .pth goes through msroi.effnet.convert (the default_model rule)."""
+    """The default model's .pth goes through msroi.saliency.networks.efficientnet_lite0.convert (the default_model rule)."""
     import os
     import pickle
 
-    from msroi.effnet import convert
+    from msroi.saliency.networks.efficientnet_lite0 import convert
     from msroi.errors import InputError
 
     marker = tmp_path / "side_effect"
@@ -477,7 +477,7 @@ def test_workflow_same_stem_gives_two_ids_in_displayed_orientation(workflow_run)
         assert row.bytes == len(data)
         with Image.open(wd / row.output) as im:
             assert (im.height, im.width) == (h, w) and im.getexif().get(0x0112, 1) == 1
-        assert encoder.decode(data).shape == (h, w, 3)
+        assert jpeg.decode(data).shape == (h, w, 3)
 
 
 def test_workflow_outputs_resemble_the_displayed_image(workflow_run):

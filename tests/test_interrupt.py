@@ -63,7 +63,7 @@ def _job_logs(workdir: Path) -> list[Path]:
 
 def _assert_no_truncated_outputs(workdir: Path) -> None:
     """Every visible JPEG and CSV under results/ is complete (decodes / parses)."""
-    from msroi.encoder import decode
+    from msroi.codec.jpeg import decode
 
     results = workdir / "results"
     for p in results.rglob("*.jpg"):

@@ -1,4 +1,4 @@
-"""msroi.maps: maps at the photo's own size and aspect, localisation, determinism, batch I/O."""
+"""msroi.saliency.maps: maps at the photo's own size and aspect, localisation, determinism, batch I/O."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from PIL import Image
 from skimage import data
 
 from msroi.errors import InputError, MsroiError
-from msroi.io import read_map
-from msroi.maps import load_classifier, map_images, msroi_map, overlay, save_map
+from msroi.files import read_map
+from msroi.saliency.maps import load_classifier, map_images, msroi_map, overlay, save_map
 
 
 @pytest.fixture(scope="module")

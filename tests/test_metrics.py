@@ -1,4 +1,4 @@
-"""Tests of msroi.metrics and msroi.roi against external oracles and invariants."""
+"""Tests of msroi.quality.metrics and msroi.quality.roi against external oracles and invariants."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from PIL import Image
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from msroi import metrics as M
-from msroi import roi as R
+from msroi.quality import metrics as M
+from msroi.quality import roi as R
 from msroi.errors import InputError, MsroiError
 
 ORACLE = Path(os.environ.get("MSROI_ORACLE_DIR", "/work/shared/oracle"))
@@ -346,7 +346,7 @@ def test_compare_files(tmp_path, astro, astro_q50):
 
 def test_metric_modules_import_fast_without_tensorflow():
     code = (
-        "import sys, time; t = time.perf_counter(); import msroi.metrics, msroi.roi, msroi.evaluate; "
+        "import sys, time; t = time.perf_counter(); import msroi.quality.metrics, msroi.quality.roi, msroi.quality.rd; "
         "print(time.perf_counter() - t, 'tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

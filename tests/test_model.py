@@ -1,13 +1,13 @@
-"""The MSROI network (msroi.model): architecture, preprocessing, CAMs, VGG16 initialisation."""
+"""The MSROI network (msroi.saliency.networks.paper): architecture, preprocessing, CAMs, VGG16 initialisation."""
 
 import h5py
 import keras
 import numpy as np
 import pytest
 
-from msroi import cam
+from msroi.saliency import cam
 from msroi.errors import MsroiError
-from msroi.model import (VGG16_CONVS, Preprocess, build_msroi_model, hed_weights_path, load_vgg16_weights,
+from msroi.saliency.networks.paper import (VGG16_CONVS, Preprocess, build_msroi_model, hed_weights_path, load_vgg16_weights,
                          model_cams, read_vgg16_convs)
 
 

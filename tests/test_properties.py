@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msroi import compress, encoder
-from msroi.encoder import EncoderOptions
+from msroi.codec import original
+from msroi.codec import jpeg, rate
+from msroi.codec.jpeg import EncoderOptions
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -49,7 +50,7 @@ def maps(draw):
 def _check(rgb, data, rec):
     assert rec["bytes"] == len(data)
     assert rec["fits_budget"] == (len(data) <= rec["budget_bytes"])
-    assert encoder.decode(data).shape == rgb.shape
+    assert jpeg.decode(data).shape == rgb.shape
     assert (rec["height"], rec["width"]) == rgb.shape[:2]
 
 
@@ -57,20 +58,20 @@ def _check(rgb, data, rec):
 @given(
     rgb=images(),
     sal=maps(),
-    selection=st.sampled_from(compress.SELECTION_MODELS),
+    selection=st.sampled_from(original.SELECTION_MODELS),
     base_quality=st.integers(1, 100),
     threshold=st.sampled_from([0.0, 0.5, 1.0, 5.0, 20.0]),
     subsampling=st.sampled_from(["4:2:0", "4:4:4"]),
 )
 def test_compress_original_properties(rgb, sal, selection, base_quality, threshold, subsampling):
     options = EncoderOptions(subsampling=subsampling)
-    data, baseline, rec = compress.compress_original(rgb, sal, selection, base_quality, threshold, options)
+    data, baseline, rec = original.compress_original(rgb, sal, selection, base_quality, threshold, options)
     _check(rgb, data, rec)
-    assert rec["base_bytes"] == len(baseline) and encoder.decode(baseline).shape == rgb.shape
-    assert rec["budget_bytes"] == compress.budget_bytes(len(baseline), threshold) >= len(baseline)
+    assert rec["base_bytes"] == len(baseline) and jpeg.decode(baseline).shape == rgb.shape
+    assert rec["budget_bytes"] == rate.budget_bytes(len(baseline), threshold) >= len(baseline)
     if rec["fits_budget"]:
         assert len(data) <= rec["budget_bytes"]
-    again = compress.compress_original(rgb, sal.copy(), selection, base_quality, threshold, options)
+    again = original.compress_original(rgb, sal.copy(), selection, base_quality, threshold, options)
     assert again[0] == data and again[1] == baseline and again[2] == rec
 
 
@@ -79,22 +80,22 @@ def test_compress_original_properties(rgb, sal, selection, base_quality, thresho
 def test_encode_semantic_properties(rgb, sal, base_quality, ratio):
     """The default method: within budget when it fits, decodes, deterministic, and close to
     the image (never worse than the plain JPEG at quality 1, which is far smaller)."""
-    allocate = pytest.importorskip("msroi.allocate")
-    from msroi.io import resize_map
-    from msroi.metrics import psnr
+    allocate = pytest.importorskip("msroi.codec.semantic")
+    from msroi.files import resize_map
+    from msroi.quality.metrics import psnr
 
-    budget = len(encoder.encode(rgb, base_quality, EncoderOptions(optimize=True)))
+    budget = len(jpeg.encode(rgb, base_quality, EncoderOptions(optimize=True)))
     m = resize_map(sal, rgb.shape[:2])
     data, info = allocate.encode_semantic(rgb, m, budget, ratio=ratio)
     assert info["bytes"] == len(data) and info["budget"] == budget
     if info["fits"]:
         assert len(data) <= budget
-    out = encoder.decode(data)
+    out = jpeg.decode(data)
     assert out.shape == rgb.shape
     again, _ = allocate.encode_semantic(rgb, m.copy(), budget, ratio=ratio)
     assert again == data
     if info["fits"] and rgb.std() > 0:  # a scrambled or misplaced block would show here
-        from msroi.metrics import luma
+        from msroi.quality.metrics import luma
 
-        worst = encoder.decode(encoder.encode(rgb, 1))
+        worst = jpeg.decode(jpeg.encode(rgb, 1))
         assert psnr(luma(rgb), luma(out)) >= psnr(luma(rgb), luma(worst)) - 0.5

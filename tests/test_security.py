@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msroi.stages import image_ids
+from msroi.pipeline.inputs import image_ids
 
 from .conftest import REPO
 
 PY_FILES = sorted(p for d in ("msroi", "workflow") for p in (REPO / d).rglob("*.py"))
 SMK_FILES = sorted([REPO / "Snakefile", *(REPO / "workflow").rglob("*.smk")])
-RESTRICTED_UNPICKLER = REPO / "msroi" / "torch_pickle.py"
+RESTRICTED_UNPICKLER = REPO / "msroi" / "saliency" / "torch_pickle.py"
 
 
 def _dotted(node) -> str:
@@ -152,7 +152,7 @@ def test_map_images_writes_only_inside_out_dir(tmp_path, monkeypatch):
     """Real files with awkward names; the CNN replaced by a constant map (path logic only)."""
     from PIL import Image
 
-    import msroi.maps as maps
+    import msroi.saliency.maps as maps
 
     monkeypatch.setattr(maps, "msroi_map", lambda model, rgb, *a, **k: (np.full(rgb.shape[:2], 0.5, np.float32),
                                                                      [(0, "thing", 1.0)]))
@@ -176,7 +176,7 @@ def test_map_images_writes_only_inside_out_dir(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["../escape.png", "sub/../../escape.png"])
 def test_workflow_ids_from_directory_listing_are_plain_names(tmp_path, name):
     """What the workflow does: list a directory, then image_ids; no id has a separator."""
-    from msroi.io import list_images
+    from msroi.files import list_images
 
     d = tmp_path / "images"
     d.mkdir()

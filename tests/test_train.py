@@ -1,4 +1,4 @@
-"""Dataset preparation, the synthetic dataset, and training (msroi.dataset, msroi.synthetic, msroi.train).
+"""Dataset preparation, the synthetic dataset, and training (msroi.training.dataset, msroi.training.synthetic, msroi.training.train).
 
 The acceptance test trains the small backbone on the synthetic dataset from scratch on the
 CPU (image-level labels only) and checks that its MSROI map finds the objects: the map's
@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from msroi.cam import combine_ranked
-from msroi.dataset import make_tf_dataset, parse_holdout, prepare_manifest, read_manifest
+from msroi.saliency.cam import combine_ranked
+from msroi.training.dataset import make_tf_dataset, parse_holdout, prepare_manifest, read_manifest
 from msroi.errors import MsroiError
-from msroi.io import read_image, resize_map
-from msroi.model import model_cams
-from msroi.synthetic import make_synthetic_dataset
-from msroi.train import load_trained, run_dir, train
+from msroi.files import read_image, resize_map
+from msroi.saliency.networks.paper import model_cams
+from msroi.training.synthetic import make_synthetic_dataset
+from msroi.training.train import load_trained, run_dir, train
 
 # The acceptance configuration (tuned to train in about a minute on an idle 2-core CPU).
 ACCEPT = dict(n_classes=4, per_class=160, size=80)

@@ -1,4 +1,4 @@
-"""The trellis quantiser (msroi.trellis): exact optimum of its cost, plain rounding at
+"""The trellis quantiser (msroi.codec.trellis): exact optimum of its cost, plain rounding at
 lambda 0, a rate model that predicts the file, and a real gain over libjpeg."""
 
 import itertools
@@ -6,9 +6,11 @@ import itertools
 import numpy as np
 import pytest
 
-from msroi import dct, encoder, metrics
-from msroi.allocate import CSF_WEIGHT, encode_semantic
-from msroi.trellis import ZIGZAG, Trellis, code_lengths
+from msroi.codec import dct
+from msroi.codec import jpeg
+from msroi.quality import metrics
+from msroi.codec.semantic import CSF_WEIGHT, encode_semantic
+from msroi.codec.trellis import ZIGZAG, Trellis, code_lengths
 
 
 def _size(v):
@@ -103,10 +105,10 @@ def test_uniform_map_beats_libjpeg_at_equal_bytes():
     # the encoder gain users get even without a map: PSNR-HVS-M at or below the bytes of
     # standard JPEG (libjpeg-turbo, optimised Huffman) at q50
     rgb = _photo()
-    std = encoder.encode(rgb, 50, encoder.EncoderOptions(optimize=True))
+    std = jpeg.encode(rgb, 50, jpeg.EncoderOptions(optimize=True))
     ours, info = encode_semantic(rgb, np.ones(rgb.shape[:2]), len(std), ratio=1.0)
     y = metrics.luma(rgb)
     assert info["fits"] and len(ours) <= len(std)
-    gain = metrics.psnr_hvsm(y, metrics.luma(encoder.decode(ours))) - metrics.psnr_hvsm(
-        y, metrics.luma(encoder.decode(std)))
+    gain = metrics.psnr_hvsm(y, metrics.luma(jpeg.decode(ours))) - metrics.psnr_hvsm(
+        y, metrics.luma(jpeg.decode(std)))
     assert gain > 0.3

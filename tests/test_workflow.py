@@ -100,7 +100,7 @@ def test_pipeline_writes_one_row_per_output(run_dir):
 
 
 def test_msroi_maps_overlays_and_classes_per_image(run_dir):
-    from msroi.io import read_map
+    from msroi.files import read_map
 
     maps = run_dir / "results/maps/msroi"
     for image, shape in (("cat", (150, 226)), ("my_cup_1", (67, 100))):

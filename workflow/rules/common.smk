@@ -4,9 +4,9 @@
 # processes of a SLURM job, and the longest job time with a margin.
 import pandas as pd
 
-from msroi.io import list_images
+from msroi.files import list_images
 from msroi.samples import SAMPLE_BOXES, sample_path
-from msroi.stages import image_ids
+from msroi.pipeline.inputs import image_ids
 
 RESULTS = "results"
 

@@ -1,7 +1,7 @@
 """Glue: one tidy metrics table with equal-bytes deltas, a per-setting summary, BD-rates."""
 from contextlib import redirect_stderr
 
-from msroi.stages import aggregate
+from msroi.pipeline.score import aggregate
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     aggregate(snakemake.input.scores, snakemake.output.metrics, snakemake.output.summary,

@@ -2,7 +2,7 @@
 import sys
 from contextlib import redirect_stderr
 
-from msroi.stages import check_images
+from msroi.pipeline.inputs import check_images
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     table = check_images(snakemake.params.images, snakemake.output[0], snakemake.params.max_pixels)

@@ -2,7 +2,7 @@
 from contextlib import redirect_stderr
 from pathlib import Path
 
-from msroi.effnet import convert
+from msroi.saliency.networks.efficientnet_lite0 import convert
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     convert(out_dir=Path(snakemake.output.model).parent, name=Path(snakemake.output.model).stem)

@@ -1,7 +1,7 @@
 """Glue: take the user's map for one image from maps_dir."""
 from contextlib import redirect_stderr
 
-from msroi.stages import copy_user_map
+from msroi.pipeline.maps import copy_user_map
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     copy_user_map(snakemake.input.image, snakemake.params.maps_dir, snakemake.wildcards.image,

@@ -2,7 +2,7 @@
 from contextlib import redirect_stderr
 from pathlib import Path
 
-from msroi.maps import map_images
+from msroi.saliency.maps import map_images
 
 out = Path(snakemake.output[0])
 ids = snakemake.params.ids

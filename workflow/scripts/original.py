@@ -1,8 +1,8 @@
 """Glue: the original MSROI compression of one image, map and selection model over all settings."""
 from contextlib import redirect_stderr
 
-from msroi.encoder import EncoderOptions
-from msroi.stages import compress_settings
+from msroi.codec.jpeg import EncoderOptions
+from msroi.pipeline.compress import compress_settings
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     compress_settings(snakemake.input.image, snakemake.params.map_file, int(snakemake.wildcards.sel),

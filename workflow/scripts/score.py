@@ -1,7 +1,7 @@
 """Glue: metrics for every output of one job."""
 from contextlib import redirect_stderr
 
-from msroi.stages import score_records
+from msroi.pipeline.score import score_records
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     score_records(snakemake.input.image, snakemake.input.records, snakemake.output[0],

@@ -1,8 +1,8 @@
 """Glue: the semantic method for one image and map at every base quality's budget."""
 from contextlib import redirect_stderr
 
-from msroi.encoder import EncoderOptions
-from msroi.stages import compress_semantic_settings
+from msroi.codec.jpeg import EncoderOptions
+from msroi.pipeline.compress import compress_semantic_settings
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     compress_semantic_settings(snakemake.input.image, snakemake.params.map_file, snakemake.params.qualities,

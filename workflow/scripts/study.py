@@ -2,8 +2,8 @@
 from contextlib import redirect_stderr
 from pathlib import Path
 
-from msroi.encoder import EncoderOptions
-from msroi.report import make_study
+from msroi.codec.jpeg import EncoderOptions
+from msroi.pipeline.study import make_study
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     make_study(snakemake.input.metrics, snakemake.input.summary, snakemake.input.bdrate,

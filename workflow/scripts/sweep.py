@@ -1,8 +1,8 @@
 """Glue: standard JPEG at Q1..100 for one image, every metric (the equal-bytes reference curve)."""
 from contextlib import redirect_stderr
 
-from msroi.encoder import EncoderOptions
-from msroi.stages import sweep_image
+from msroi.codec.jpeg import EncoderOptions
+from msroi.pipeline.score import sweep_image
 
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):
     sweep_image(snakemake.input.image, snakemake.output[0], snakemake.wildcards.image,

@@ -1,7 +1,7 @@
 """Glue: the synthetic localisation dataset (class folders + boxes.csv, which training never reads)."""
 from contextlib import redirect_stderr
 
-from msroi.synthetic import make_synthetic_dataset
+from msroi.training.synthetic import make_synthetic_dataset
 
 p = snakemake.params
 with open(snakemake.log[0], "w") as log, redirect_stderr(log):

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import MsroiError
-from .io import atomic_path, save_png
+from msroi.errors import MsroiError
+from msroi.files import atomic_path, save_png
 
 SHAPES = ("disk", "square", "triangle", "cross", "ring", "star", "crescent", "ell")
 TEXTURES = ("stripes", "checks", "dots", "plain", "rings", "grid", "waves", "blotches")

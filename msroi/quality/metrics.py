@@ -14,7 +14,7 @@ Luma
 
 Metric functions take two 2-D arrays (reference first) on the 0..255 scale (any real
 dtype; computed in float64) and an optional ROI weight map (2-D, same shape, values in
-[0, 1]; see :mod:`msroi.roi`). Without a ROI they return the whole-image value. With a
+[0, 1]; see :mod:`msroi.quality.roi`). Without a ROI they return the whole-image value. With a
 ROI, each metric's pooling becomes a weighted mean (a 0/1 mask restricts it):
 
 ===========  ==============================================================================
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MsroiError
+from msroi.errors import MsroiError
 
 #: Peak value of 8-bit images, used by every PSNR-type metric.
 PEAK = 255.0
@@ -537,13 +537,13 @@ def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None) -> dict[str, float]:
 def compare_files(reference, distorted, roi=None, roi_kind: str = "auto", metrics=None) -> dict[str, float]:
     """Metrics of two image files; what ``msroi metrics REFERENCE DISTORTED [--roi FILE]`` runs.
 
-    Reads both with :func:`msroi.io.read_image`; ``roi`` is an optional path read by
-    :func:`msroi.roi.load_roi` at the reference's size (a boxes file is looked up by the
+    Reads both with :func:`msroi.files.read_image`; ``roi`` is an optional path read by
+    :func:`msroi.quality.roi.load_roi` at the reference's size (a boxes file is looked up by the
     reference's file name or stem). Returns :func:`all_metrics`. Raises
     :class:`~msroi.errors.InputError` / :class:`MsroiError` with one-line messages.
     """
-    from .errors import InputError
-    from .io import read_image
+    from msroi.errors import InputError
+    from msroi.files import read_image
 
     a = read_image(reference)
     b = read_image(distorted)
@@ -551,7 +551,7 @@ def compare_files(reference, distorted, roi=None, roi_kind: str = "auto", metric
         raise InputError(distorted, f"is {_size(b.shape)} but the reference {Path(reference).name} is {_size(a.shape)}")
     w = None
     if roi is not None:
-        from .roi import load_roi
+        from msroi.quality.roi import load_roi
 
         w = load_roi(roi, a.shape[:2], image=Path(reference).name, kind=roi_kind)
     return all_metrics(a, b, w, metrics=metrics)

@@ -4,7 +4,7 @@ A map is made on the whole image at its own aspect ratio (never a centre crop): 
 is resized so its short side is ``short_side`` pixels (both sides rounded to multiples of
 32, the network's total stride, so the feature grid tiles the image exactly), run through
 the fully convolutional network, and the top-k classes' CAMs from the last conv features
-and the ``gap_w`` kernel are combined by rank (:mod:`msroi.cam`) and upsampled bilinearly
+and the ``gap_w`` kernel are combined by rank (:mod:`msroi.saliency.cam`) and upsampled bilinearly
 to the image size.
 
 Classes are ranked and scored on the whole image resized to the model's training size
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import cam
-from .errors import InputError, MsroiError
-from .io import atomic_path, read_image, resize_map, save_png, write_text
+from msroi.saliency import cam
+from msroi.errors import InputError, MsroiError
+from msroi.files import atomic_path, read_image, resize_map, save_png, write_text
 
 STRIDE = 32
 #: Overlay mix: 40% photo + 60% jet colormap.
@@ -46,12 +46,12 @@ def load_classifier(path="default", cache_dir=None):
     """Load a classifier following the msroi model contract.
 
     Takes ``"default"`` (the ImageNet EfficientNet-Lite0, converted once into the cache; see
-    :mod:`msroi.effnet`) or the path of a ``NAME.keras`` with its ``NAME.json`` beside it;
+    :mod:`msroi.saliency.networks.efficientnet_lite0`) or the path of a ``NAME.keras`` with its ``NAME.json`` beside it;
     returns ``(model, metadata)``. Raises :class:`InputError` naming the file when either is
     missing or does not follow the contract.
     """
     if str(path) == "default":
-        from .effnet import default_model_path
+        from msroi.saliency.networks.efficientnet_lite0 import default_model_path
 
         path = default_model_path(cache_dir)
     path = Path(path)
@@ -66,7 +66,7 @@ def load_classifier(path="default", cache_dir=None):
         raise InputError(meta_path, f"cannot read model metadata ({e})") from None
     import keras
 
-    from . import model as _registers_custom_layers  # noqa: F401  (trained models use msroi's layers)
+    from msroi.saliency.networks import paper as _registers_custom_layers  # noqa: F401  (trained models use msroi's layers)
 
     try:
         model = keras.saving.load_model(path, compile=False)

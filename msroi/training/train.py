@@ -23,10 +23,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import dataset as ds_mod
-from .errors import MsroiError
-from .io import atomic_path, write_text
-from .model import PREPROCESSING, build_msroi_model, hed_weights_path, load_vgg16_weights, logits_model
+from msroi.training import dataset as ds_mod
+from msroi.errors import MsroiError
+from msroi.files import atomic_path, write_text
+from msroi.saliency.networks.paper import PREPROCESSING, build_msroi_model, hed_weights_path, load_vgg16_weights, logits_model
 
 #: The paper's training settings (design §2.1).
 PAPER_DEFAULTS = dict(epochs=200, batch_size=32, lr=0.002, adam_epsilon=0.1, checkpoint_every=10,

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from . import encoder
-from .encoder import EncoderOptions
-from .errors import MsroiError
-from .metrics import METRIC_NAMES, all_metrics
+from msroi.codec import jpeg
+from msroi.codec.jpeg import EncoderOptions
+from msroi.errors import MsroiError
+from msroi.quality.metrics import METRIC_NAMES, all_metrics
 
 def standard_sweep(
     rgb,
@@ -28,9 +28,9 @@ def standard_sweep(
     """Encode ``rgb`` at every quality, decode, and score each decode against ``rgb``.
 
     Takes the original ``(H, W, 3)`` uint8 image; ``encode`` is either a callable
-    ``(rgb, q) -> JPEG bytes`` or :class:`msroi.encoder.EncoderOptions` for the standard
+    ``(rgb, q) -> JPEG bytes`` or :class:`msroi.codec.jpeg.EncoderOptions` for the standard
     encoder (None: its defaults); ``qualities``; an optional ROI weight map and an optional
-    subset of metric names (see :func:`msroi.metrics.all_metrics`; fewer metrics, faster
+    subset of metric names (see :func:`msroi.quality.metrics.all_metrics`; fewer metrics, faster
     sweep). Returns a pandas DataFrame with columns ``q``, ``bytes`` and one per metric,
     one row per quality, in the order given.
     """
@@ -41,12 +41,12 @@ def standard_sweep(
         options = encode or EncoderOptions()
 
         def encode(image, q):
-            return encoder.encode(image, q, options)
+            return jpeg.encode(image, q, options)
 
     rows = []
     for q in qualities:
         data = encode(rgb, int(q))
-        dec = encoder.decode(data)
+        dec = jpeg.decode(data)
         rows.append({"q": int(q), "bytes": len(data), **all_metrics(rgb, dec, roi=roi, metrics=metrics)})
     return pd.DataFrame(rows)
 
@@ -91,7 +91,7 @@ def delta_at_equal_bytes(sweep_df, nbytes: int, values: Mapping[str, float]) -> 
     """``values[m] - at_equal_bytes(sweep_df, nbytes, m)`` for every metric m in both.
 
     Takes the sweep of the standard encoder, the byte count of the output under test and
-    its metric values (e.g. from :func:`msroi.metrics.all_metrics`); returns
+    its metric values (e.g. from :func:`msroi.quality.metrics.all_metrics`); returns
     ``{"delta_<m>": difference}`` (positive = the output is better at equal bytes, for
     every metric here since all grow with quality). NaN outside the sweep range.
     """

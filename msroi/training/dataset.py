@@ -5,7 +5,7 @@ Folder layout: one sub-directory per class, either Caltech-256 style ``NNN.name/
 Manifest columns: ``path`` (relative to the manifest's directory when possible, else
 absolute), ``label``, ``label_name``, ``split`` (``train`` or ``test``).
 
-Images are decoded with :func:`msroi.io.read_image` (the project's colour rules), so every
+Images are decoded with :func:`msroi.files.read_image` (the project's colour rules), so every
 format Pillow reads works, not only the ones TensorFlow decodes.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, MsroiError
-from .io import IMAGE_SUFFIXES, read_image, write_text
+from msroi.errors import InputError, MsroiError
+from msroi.files import IMAGE_SUFFIXES, read_image, write_text
 
 MANIFEST_COLUMNS = ("path", "label", "label_name", "split")
 

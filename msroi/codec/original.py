@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import encoder
-from .encoder import EncoderOptions
+from msroi.codec import jpeg
+from msroi.codec.jpeg import EncoderOptions
+from msroi.codec.rate import budget_bytes, fit_budget
 
 LADDER_QUALITIES = tuple(range(10, 101, 10))  # index i -> Q = 10 * (i + 1)
 SELECTION_MODELS = (1, 2, 3, 4, 5, 6)
@@ -25,7 +26,7 @@ def quality_ladder(rgb: np.ndarray, options: EncoderOptions = EncoderOptions(), 
     ``levels`` (default: all ten, Q10..Q100).
     """
     levels = range(len(LADDER_QUALITIES)) if levels is None else sorted({int(lv) for lv in levels})
-    return {lv: encoder.decode(encoder.encode(rgb, LADDER_QUALITIES[lv], options)) for lv in levels}
+    return {lv: jpeg.decode(jpeg.encode(rgb, LADDER_QUALITIES[lv], options)) for lv in levels}
 
 
 def _level_from_quality(q: np.ndarray) -> np.ndarray:
@@ -87,43 +88,6 @@ def mosaic(ladder, levels: np.ndarray) -> np.ndarray:
     return out
 
 
-def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOptions()):
-    """Highest JPEG quality whose file is <= ``budget`` bytes, by bisection over Q 1..100.
-
-    Returns ``(quality, data, fits)``. Every claim is verified by an encode: the returned
-    file is <= budget, and (unless Q = 100) the file at quality + 1 was encoded and is
-    > budget. File size is not strictly monotone in Q, so a higher Q further up may fit
-    too; the result is a verified local maximum, as the bisection does not assume more.
-    When even Q1 is over budget, returns ``(1, data_at_q1, False)``.
-    """
-    cache: dict[int, bytes] = {}
-
-    def size(q: int) -> int:
-        if q not in cache:
-            cache[q] = encoder.encode(rgb, q, options)
-        return len(cache[q])
-
-    if size(100) <= budget:
-        return 100, cache[100], True
-    if size(1) > budget:
-        return 1, cache[1], False
-    lo, hi = 1, 100  # invariant: size(lo) <= budget < size(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if size(mid) <= budget:
-            lo = mid
-        else:
-            hi = mid
-    if hi != lo + 1 or size(lo) > budget or size(hi) <= budget:  # pragma: no cover - invariant
-        raise AssertionError("bisection invariant broken")
-    return lo, cache[lo], True
-
-
-def budget_bytes(baseline_bytes: int, threshold_pct: float) -> int:
-    """The byte budget: ``floor(baseline_bytes * (1 + threshold_pct / 100))``."""
-    return int(np.floor(baseline_bytes * (1.0 + threshold_pct / 100.0) + 1e-9))
-
-
 def compress_original(
     rgb: np.ndarray,
     saliency: np.ndarray,
@@ -140,7 +104,7 @@ def compress_original(
     budget, whether the budget was met, and the settings. A precomputed ``ladder`` may be
     passed to share it between settings.
     """
-    from .io import resize_map
+    from msroi.files import resize_map
 
     if threshold_pct < 0:
         raise ValueError(f"threshold_pct must be >= 0, got {threshold_pct}")
@@ -151,7 +115,7 @@ def compress_original(
     if ladder is None:
         ladder = quality_ladder(rgb, options, np.unique(levels))
     mixed = mosaic(ladder, levels)
-    baseline = encoder.encode(rgb, base_quality, options)
+    baseline = jpeg.encode(rgb, base_quality, options)
     budget = budget_bytes(len(baseline), threshold_pct)
     final_q, data, fits = fit_budget(mixed, budget, options)
     record = {

@@ -1,6 +1,6 @@
 """Regions of interest for ROI metrics: masks, weight maps and boxes -> weight map in [0, 1].
 
-A ROI is an ``(H, W)`` float64 array in [0, 1] at the image size; :mod:`msroi.metrics`
+A ROI is an ``(H, W)`` float64 array in [0, 1] at the image size; :mod:`msroi.quality.metrics`
 pools each metric with these weights (a 0/1 ROI restricts the metric to the region).
 Three sources:
 
@@ -8,7 +8,7 @@ Three sources:
   (1), zero pixels are out (0). A mask of another size is resized nearest-neighbour.
 - a **weight map**: a greyscale image (8-bit values / 255, 16-bit / 65535, float "F"
   as given) or a float ``.npy``; values must lie in [0, 1]. Any size; resized bilinearly
-  to the image (:func:`msroi.io.read_map`).
+  to the image (:func:`msroi.files.read_map`).
 - a **boxes** file: CSV with header ``image,x0,y0,x1,y1`` (one box per row, pixels) or
   JSON ``{"image": [[x0, y0, x1, y1], ...], ...}``. ``image`` is the image's file name or
   its stem. A box covers columns ``x0 <= x < x1`` and rows ``y0 <= y < y1`` (the
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, MsroiError
+from msroi.errors import InputError, MsroiError
 
 ROI_KINDS = ("auto", "mask", "weights", "boxes")
 BOX_SUFFIXES = (".csv", ".json")
@@ -145,12 +145,12 @@ def roi_from_mask(mask, shape) -> np.ndarray:
 def roi_from_weights(weights, shape) -> np.ndarray:
     """ROI weights from a float array or a map file (PNG/grey image or ``.npy``).
 
-    Files go through :func:`msroi.io.read_map` (8-bit / 255, 16-bit / 65535, ``.npy`` as
+    Files go through :func:`msroi.files.read_map` (8-bit / 255, 16-bit / 65535, ``.npy`` as
     given; bilinear resize to ``shape``); arrays of another size are resized bilinearly.
     Values must lie in [0, 1] (checked after reading, before resizing); bilinear resizing
     keeps them there. Returns float64 (H, W).
     """
-    from .io import read_map, resize_map
+    from msroi.files import read_map, resize_map
 
     if isinstance(weights, (str, Path)):
         raw = read_map(weights)

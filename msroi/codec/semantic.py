@@ -8,7 +8,7 @@ The project's semantic method (``docs/research.md``):
    :data:`TABLE_OFFSETS` whose trellis predicts the least weighted distortion at the
    budget. The table sets the finest precision any block can have.
 2. Per 8x8 block, the AC levels minimise ``sum_k w_b c_k (x_k - l_k q_k)^2 + lambda R``
-   (:mod:`msroi.trellis`): ``w_b`` is the block's weight from the saliency map
+   (:mod:`msroi.codec.trellis`): ``w_b`` is the block's weight from the saliency map
    (``ratio ** m``, m = percentile rank of the block's smoothed mean map value; 1 for the
    least salient block, ``ratio`` for the most), ``c_k`` PSNR-HVS's contrast-sensitivity
    weight (chroma: the same, scaled by the standard tables' luma/chroma step ratio
@@ -26,10 +26,10 @@ import time
 
 import numpy as np
 
-from . import dct
-from .compress import fit_budget
-from .encoder import EncoderOptions
-from .errors import MsroiError
+from msroi.codec import dct
+from msroi.codec.rate import fit_budget
+from msroi.codec.jpeg import EncoderOptions
+from msroi.errors import MsroiError
 
 # PSNR-HVS(-M)'s contrast sensitivity weights (natural order, Ponomarenko et al.);
 # squared and normalised to mean 1 they weight luma distortion per coefficient.
@@ -150,7 +150,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
 
 
 def _trellis_components(coefs, tables, weights, cw_y):
-    from .trellis import Trellis, code_lengths
+    from msroi.codec.trellis import Trellis, code_lengths
 
     wy, wc = weights
     cw_c = cw_y * CHROMA_RELATIVE
@@ -235,7 +235,7 @@ def _plan(coefs, qt, weights, cw_y, budget, height, width, guess=None):
 
 def _relength(comps, runs):
     """Re-estimate code lengths from the symbols of ``runs`` (chroma shares a table)."""
-    from .trellis import code_lengths
+    from msroi.codec.trellis import code_lengths
 
     comps[0].lengths = code_lengths(runs[0][2])
     comps[1].lengths = comps[2].lengths = code_lengths(runs[1][2] + runs[2][2])

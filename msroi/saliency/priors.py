@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .io import read_map
+from msroi.errors import InputError
+from msroi.files import read_map
 
 PRIOR_SOURCES = ("uniform", "center")
 MAP_SUFFIXES = (".png", ".npy", ".tif", ".tiff", ".pgm")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from msroi.errors import InputError
 
 _MAGIC = 0x1950A86A20F9469CFC6C
 _PROTOCOL = 1001

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError
+from msroi.errors import InputError
 
 #: Default upper bound on width x height, above which an input is refused
 #: (a decompression bomb guard; a 24-megapixel camera photo is well inside).
@@ -169,3 +169,8 @@ def resize_map(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Resize a 2-D float map to exactly ``shape`` (H, W) with bilinear interpolation."""
     im = Image.fromarray(np.asarray(m, dtype=np.float32), mode="F")
     return np.asarray(im.resize((shape[1], shape[0]), Image.BILINEAR), dtype=np.float64)
+
+
+def write_csv(path, df) -> None:
+    """Write a pandas DataFrame as CSV atomically (no index)."""
+    write_text(path, df.to_csv(index=False))

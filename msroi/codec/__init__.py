@@ -1,0 +1,1 @@
+"""JPEG coding: colour conversion and DCT, trellis quantisation, rate control, and the methods."""

@@ -1,0 +1,1 @@
+"""The workflow's stages as functions over paths, one module per rules file."""

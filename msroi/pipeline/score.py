@@ -1,0 +1,190 @@
+"""Scoring stage: metrics per output, the reference sweep, and the aggregated tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from msroi import files
+from msroi.codec import jpeg
+from msroi.codec.jpeg import EncoderOptions
+from msroi.errors import MsroiError
+from msroi.files import write_csv
+from msroi.saliency import priors
+
+
+def score_records(image_path, records_csv, out_csv, roi_path="", max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Score every output listed in ``records_csv`` (all of one image) against the image.
+
+    Returns (and writes to ``out_csv``) the records joined with bytes, bpp and all metrics,
+    plus ROI metrics when ``roi_path`` gives a region for this image; one row per output.
+    """
+    from msroi.quality.metrics import all_metrics
+
+    ref = files.read_image(image_path, max_pixels)
+    records = pd.read_csv(records_csv, keep_default_na=False)
+    roi = load_image_roi(roi_path, str(records["image"].iloc[0]), ref.shape[:2]) if len(records) else None
+    h, w = ref.shape[:2]
+    rows = []
+    for rec in records.to_dict("records"):
+        data = Path(rec["output"]).read_bytes()
+        rows.append({**rec, "bytes": len(data), "bpp": 8.0 * len(data) / (h * w),
+                     **all_metrics(ref, jpeg.decode(data), roi)})
+    df = pd.DataFrame(rows)
+    write_csv(out_csv, df)
+    return df
+
+
+
+def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
+    """The evaluation ROI of one image, as weights in [0, 1] at ``shape``, or None.
+
+    ``roi_path`` is a boxes file (CSV/JSON with boxes per image) or a directory of masks /
+    weight maps named ``{image_id}.png`` (or ``.npy``). None when it is empty or has no
+    region for this image.
+    """
+    if not roi_path:
+        return None
+    from msroi.quality.roi import boxes_for, load_roi, read_boxes
+
+    roi_path = Path(roi_path)
+    if roi_path.is_dir():
+        found = [roi_path / f"{image_id}{s}" for s in priors.MAP_SUFFIXES if (roi_path / f"{image_id}{s}").is_file()]
+        return load_roi(found[0], shape) if found else None
+    if roi_path.suffix.lower() in (".csv", ".json") and not boxes_for(read_boxes(roi_path), image_id):
+        return None
+    return load_roi(roi_path, shape, image=image_id)
+
+
+
+def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(), roi_path="",
+                qualities=range(1, 101), max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+    """Standard JPEG of one image at every quality in ``qualities``, scored with every metric
+    (and ROI metrics when a ROI is configured): the curve outputs are compared with at equal bytes."""
+    from msroi.quality.rd import standard_sweep
+
+    rgb = files.read_image(image_path, max_pixels)
+    roi = load_image_roi(roi_path, image_id, rgb.shape[:2])
+    df = standard_sweep(rgb, options, qualities, roi=roi)
+    df.insert(0, "image", image_id)
+    write_csv(out_csv, df)
+    return df
+
+
+
+#: Columns that identify a setting; everything numeric outside them is summarised.
+SETTING_COLUMNS = ["method", "map_source", "selection", "base_quality", "threshold_pct"]
+
+
+
+#: Columns of a row that are neither settings nor measurements.
+_NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimize", "progressive", "subsampling"}
+
+
+
+def add_equal_bytes(metrics: pd.DataFrame, sweeps: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Add, for every row and metric m, ``jpeg_<m>`` (standard JPEG's m at exactly the row's
+    byte count, from the image's sweep) and ``delta_<m>`` (row minus that)."""
+    from msroi.quality.rd import at_equal_bytes
+
+    names = [c for c in next(iter(sweeps.values())).columns if c not in ("image", "q", "bytes")]
+    out = metrics.copy()
+    for m in names:
+        eq = np.full(len(metrics), np.nan)
+        for image, rows in metrics.groupby("image").indices.items():
+            if image in sweeps:  # one interpolation per image and metric, at all its byte counts
+                eq[rows] = at_equal_bytes(sweeps[image], metrics["bytes"].to_numpy()[rows], m)
+        out[f"jpeg_{m}"] = eq
+        out[f"delta_{m}"] = out[m].to_numpy(dtype=float) - eq
+    return out
+
+
+
+#: The semantic method with a uniform map: the same encoder as the semantic method, without
+#: semantics. Semantic settings are also compared with it, so that the semantic part of the
+#: gain is not an encoder gain in disguise.
+SAME_ENCODER = "semantic uniform"
+
+
+
+def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per image and setting (all but the base quality), the BD-rate in percent over the
+    configured base qualities, for every metric, against ``reference``: "jpeg" (the
+    standard JPEG baselines) for every setting, and :data:`SAME_ENCODER` for the semantic
+    method with other maps (when the uniform map was run)."""
+    from msroi.quality.rd import bd_rate
+
+    names = [c[len("delta_"):] for c in metrics.columns if c.startswith("delta_")] or [
+        c for c in ("psnr", "ssim", "msssim", "vifp", "psnrhvs", "psnrhvsm") if c in metrics.columns]
+    keys = ["method", "map_source", "selection", "threshold_pct"]
+    rows = []
+    for image, per_image in metrics.groupby("image"):
+        refs = {"jpeg": per_image[per_image["method"] == "jpeg"]}
+        uniform = per_image[(per_image["method"] == "semantic") & (per_image["map_source"] == "uniform")]
+        for setting, g in per_image[per_image["method"] != "jpeg"].groupby(keys, dropna=False):
+            pairs = [("jpeg", refs["jpeg"])]
+            if setting[0] == "semantic" and setting[1] != "uniform":
+                same = uniform[uniform["threshold_pct"] == setting[3]]
+                if len(same) >= 2:
+                    pairs.append((SAME_ENCODER, same))
+            for name, ref in pairs:
+                row = {"image": image, **dict(zip(keys, setting)), "reference": name, "n_points": len(g)}
+                for m in names:
+                    row[f"bdrate_{m}"] = bd_rate(ref["bytes"], ref[m], g["bytes"], g[m])
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+
+def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    from msroi.quality.rd import mean_ci
+
+    rows = []
+    for key, g in df.groupby(by, dropna=False):
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        row["n_images"] = g["image"].nunique()
+        for c in columns:
+            mean, lo, hi = mean_ci(g[c])
+            row[c] = mean
+            if c.startswith(("delta_", "bdrate_")):
+                row[f"{c}_ci_lo"], row[f"{c}_ci_hi"] = lo, hi
+            if c == "bytes_vs_base":
+                row[f"{c}_max"] = g[c].max()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+
+def aggregate(score_csvs, metrics_csv, summary_csv, sweep_csvs=(), bdrate_csv=None):
+    """Concatenate per-job score tables into ``metrics_csv`` (one tidy row per output, with
+    equal-bytes deltas against each image's standard-JPEG sweep when ``sweep_csvs`` are
+    given), ``summary_csv`` (per setting: means over images, 95% intervals for the deltas,
+    size relative to the baseline) and ``bdrate_csv`` (per setting: mean BD-rate per metric
+    with 95% intervals). Returns the three tables."""
+    frames = [pd.read_csv(p) for p in score_csvs]
+    metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if metrics.empty:
+        raise MsroiError("no scores to aggregate: every input image was rejected (see results/inputs.csv)")
+    base = metrics[metrics["method"] == "jpeg"].set_index(["image", "base_quality"])["bytes"]
+    key = pd.MultiIndex.from_frame(metrics[["image", "base_quality"]])
+    metrics["bytes_vs_base"] = metrics["bytes"].to_numpy() / base.reindex(key).to_numpy() - 1.0
+    sweeps = {}
+    for p in sweep_csvs:
+        df = pd.read_csv(p)
+        sweeps[str(df["image"].iloc[0])] = df
+    if sweeps:
+        metrics = add_equal_bytes(metrics, sweeps)
+    metrics = metrics.sort_values(SETTING_COLUMNS + ["image"], kind="stable").reset_index(drop=True)
+    numeric = [c for c in metrics.columns if c not in SETTING_COLUMNS and c not in _NOT_SUMMARISED
+               and pd.api.types.is_numeric_dtype(metrics[c])]
+    summary = _with_ci(metrics, SETTING_COLUMNS, numeric)
+    write_csv(metrics_csv, metrics)
+    write_csv(summary_csv, summary)
+    bd = bd_rates(metrics)
+    bd_summary = _with_ci(bd, ["method", "map_source", "selection", "threshold_pct", "reference"],
+                          [c for c in bd.columns if c.startswith("bdrate_")]) if not bd.empty else bd
+    if bdrate_csv is not None:
+        write_csv(bdrate_csv, bd_summary)
+    return metrics, summary, bd_summary

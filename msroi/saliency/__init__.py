@@ -1,0 +1,1 @@
+"""Saliency maps: the networks, class activation maps, priors and user map files."""

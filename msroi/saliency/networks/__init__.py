@@ -1,0 +1,1 @@
+"""Network builders, one per architecture (Keras)."""
