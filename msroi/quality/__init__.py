@@ -1,0 +1,1 @@
+"""Image quality: metrics, ROI handling and rate-distortion evaluation."""
