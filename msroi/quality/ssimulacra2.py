@@ -1,0 +1,276 @@
+"""SSIMULACRA2 as defined by libjxl v0.11.2 ``tools/ssimulacra2.cc``, in float64 NumPy.
+
+Pipeline (per pair of 8-bit sRGB images, reference first):
+
+1. decode sRGB to linear RGB with the exact piecewise sRGB EOTF (values in 0..1);
+2. for up to 6 scales (1:1 ... 1:32; linear RGB halved between scales by 2 x 2 box means,
+   the last row/column repeated when a side is odd): convert to libjxl's XYB (opsin
+   absorbance matrix and bias, cube root, intensity target 255 so no extra gain), then
+   shift it to a roughly 0..1 range (``X*14 + 0.42``, ``Y + 0.01``, ``B - Y + 0.55``);
+3. blur ``a*a``, ``b*b``, ``a*b``, ``a`` and ``b`` per channel with libjxl's recursive
+   Gaussian (sigma 1.5) and compute, per channel, the 1- and 4-norms of three maps:
+   ``1 - SSIM'`` (SSIM without the luminance denominator, clamped at 0), "ringing"
+   (distorted has edges where the reference is smooth) and "blurring" (the reverse);
+4. the 108 norms are combined with libjxl's fixed weights and mapped to the score by its
+   cubic polynomial and power law (100 = identical).
+
+The blur is what decides agreement with the C++ tool. libjxl uses the recursive
+(IIR) Gaussian of Charalampidis (2016, "Recursive implementation of the Gaussian filter
+using truncated cosine functions") with three undamped resonators started from zero state,
+with the input outside the image read as zero, on rows and then on columns. In exact
+arithmetic that recursion is a finite symmetric kernel of ``2N - 1`` taps (``N = 5`` for
+sigma 1.5) applied with zero padding on every side; :func:`recursive_gaussian_kernel`
+derives that kernel by running the recursion on an impulse, and the blur applies it
+separably. Note that zero padding darkens the borders of ``mu`` and ``sigma`` alike; this
+matters a lot at the coarse scales, where images are only 9-25 pixels across.
+
+The C++ tool computes in float32 (with an IIR whose rounding depends on the SIMD target:
+its own builds differ by up to 0.16 points); this module computes in float64 and agrees
+with libjxl's AVX2 build to about 0.05 points (see ``tests/quality/test_ssimulacra2.py``).
+
+libjxl iterates over scales while the previous scale is at least 8 pixels on each side and
+indexes its weight table sequentially over the scales it actually computed; this module
+does the same, so images with fewer than 6 scales get libjxl's (shifted) weights.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+from scipy.ndimage import correlate1d
+
+from ._boxes import roi_mean
+
+__all__ = [
+    "SSIMULACRA2_MIN_SIDE",
+    "recursive_gaussian_kernel",
+    "ssimulacra2",
+    "ssimulacra2_roi",
+]
+
+#: Smallest width and height libjxl's ``ssimulacra2`` tool accepts ("Minimum image size is
+#: 8x8 pixels"); below it no scale is computed at all.
+SSIMULACRA2_MIN_SIDE = 8
+
+_NUM_SCALES = 6
+_SIGMA = 1.5
+_C2 = 0.0009
+
+# XYB: libjxl's opsin absorbance matrix (rows give the L, M, S mixes of linear R, G, B)
+# and its bias (lib/jxl/cms/opsin_params.h). The C++ constants are float32 literals.
+_M = np.array([
+    [0.30, 1.0 - 0.078 - 0.30, 0.078],
+    [0.23, 1.0 - 0.078 - 0.23, 0.078],
+    [0.24342268924547819, 0.20476744424496821, 1.0 - 0.24342268924547819 - 0.20476744424496821],
+], dtype=np.float32).astype(np.float64)
+_BIAS = float(np.float32(0.0037930732552754493))
+_CBRT_BIAS = _BIAS ** (1.0 / 3.0)
+
+# The 108 weights of libjxl v0.11.2, ordered channel (X, Y, B) > scale > norm (1, 4) >
+# map (SSIM', ringing, blurring).
+_WEIGHTS = np.array([
+    0.0, 0.0007376606707406586, 0.0, 0.0, 0.0007793481682867309, 0.0,
+    0.0, 0.0004371155730107379, 0.0, 1.1041726426657346, 0.00066284834129271,
+    0.00015231632783718752, 0.0, 0.0016406437456599754, 0.0, 1.8422455520539298,
+    11.441172603757666, 0.0, 0.0007989109436015163, 0.000176816438078653, 0.0,
+    1.8787594979546387, 10.94906990605142, 0.0, 0.0007289346991508072,
+    0.9677937080626833, 0.0, 0.00014003424285435884, 0.9981766977854967,
+    0.00031949755934435053, 0.0004550992113792063, 0.0, 0.0, 0.0013648766163243398,
+    0.0, 0.0, 0.0, 0.0, 0.0, 7.466890328078848, 0.0, 17.445833984131262,
+    0.0006235601634041466, 0.0, 0.0, 6.683678146179332, 0.00037724407979611296,
+    1.027889937768264, 225.20515300849274, 0.0, 0.0, 19.213238186143016,
+    0.0011401524586618361, 0.001237755635509985, 176.39317598450694, 0.0, 0.0,
+    24.43300999870476, 0.28520802612117757, 0.0004485436923833408, 0.0, 0.0, 0.0,
+    34.77906344483772, 44.835625328877896, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    0.0008680556573291698, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0005313191874358747, 0.0,
+    0.00016533814161379112, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0004179171803251336,
+    0.0017290828234722833, 0.0, 0.0020827005846636437, 0.0, 0.0, 8.826982764996862,
+    23.19243343998926, 0.0, 95.1080498811086, 0.9863978034400682, 0.9834382792465353,
+    0.0012286405048278493, 171.2667255897307, 0.9807858872435379, 0.0, 0.0, 0.0,
+    0.0005130064588990679, 0.0, 0.00010854057858411537,
+])
+
+
+@cache
+def _recursive_gaussian_coefficients(sigma: float) -> tuple[int, np.ndarray, np.ndarray]:
+    """Radius N and the per-resonator input gains and feedback terms for ``sigma``.
+
+    Charalampidis (2016): three truncated cosines of frequencies k*pi/(2N), k = 1, 3, 5,
+    with weights solved so that the filter has unit gain, variance ``sigma**2`` and the
+    paper's third condition (its equations 37-57).
+    """
+    radius = float(round(3.2795 * sigma + 0.2546))
+    omega = np.array([1.0, 3.0, 5.0]) * math.pi / (2.0 * radius)
+    p = np.array([1.0, -1.0, 1.0]) / np.tan(0.5 * omega)
+    r = np.array([1.0, -1.0, 1.0]) * p * p / np.sin(omega)
+    rho = np.exp(-0.5 * sigma * sigma * omega * omega) / radius
+    d13 = p[0] * r[1] - r[0] * p[1]
+    d35 = p[1] * r[2] - r[1] * p[2]
+    d51 = p[2] * r[0] - r[2] * p[0]
+    zeta15, zeta35 = d35 / d13, d51 / d13
+    system = np.array([p, r, [zeta15, zeta35, 1.0]])
+    rhs = np.array([1.0, radius * radius - sigma * sigma,
+                    zeta15 * rho[0] + zeta35 * rho[1] + rho[2]])
+    beta = np.linalg.solve(system, rhs)
+    gain = -beta * np.cos(omega * (radius + 1.0))
+    feedback = -2.0 * np.cos(omega)
+    return int(radius), gain, feedback
+
+
+@cache
+def recursive_gaussian_kernel(sigma: float = _SIGMA) -> np.ndarray:
+    """The finite kernel that libjxl's recursive Gaussian equals (taps at -(N-1)..N-1).
+
+    Obtained by running the three-resonator recursion, from zero state, over an impulse:
+    each resonator is ``y[n] = g * (x[n-N-1] + x[n+N-1]) - f * y[n-1] - y[n-2]`` and the
+    output is the sum of the three. The response vanishes beyond N-1 taps from the centre.
+    """
+    n_rad, gain, feedback = _recursive_gaussian_coefficients(sigma)
+    length = 4 * n_rad + 3
+    centre = length // 2
+    x = np.zeros(length)
+    x[centre] = 1.0
+    y1 = np.zeros(3)
+    y2 = np.zeros(3)
+    out = np.zeros(length)
+    for n in range(-n_rad + 1, length):
+        left, right = n - n_rad - 1, n + n_rad - 1
+        s = (x[left] if 0 <= left < length else 0.0) + (x[right] if 0 <= right < length else 0.0)
+        y = gain * s - feedback * y1 - y2
+        y2, y1 = y1, y
+        if 0 <= n < length:
+            out[n] = y.sum()
+    kernel = out[centre - n_rad + 1:centre + n_rad]
+    kernel.setflags(write=False)
+    return kernel
+
+
+def _srgb_to_linear_lut() -> np.ndarray:
+    v = np.arange(256) / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR = _srgb_to_linear_lut()
+
+
+def _check_pair(reference, distorted, check_size: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    ref = np.asarray(reference)
+    dist = np.asarray(distorted)
+    for name, img in (("reference", ref), ("distorted", dist)):
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"SSIMULACRA2: {name} must be an H x W x 3 RGB array, got shape {img.shape}")
+        if img.dtype != np.uint8:
+            raise ValueError(f"SSIMULACRA2: {name} must be uint8 sRGB, got dtype {img.dtype}")
+    if ref.shape != dist.shape:
+        raise ValueError(f"SSIMULACRA2: image shapes differ: reference {ref.shape}, distorted {dist.shape}")
+    h, w = ref.shape[:2]
+    if check_size and (h < SSIMULACRA2_MIN_SIDE or w < SSIMULACRA2_MIN_SIDE):
+        raise ValueError(f"SSIMULACRA2 needs at least {SSIMULACRA2_MIN_SIDE}x{SSIMULACRA2_MIN_SIDE} "
+                         f"pixels (libjxl's minimum), got {w}x{h} (W x H)")
+    return ref, dist
+
+
+def _linear_planes(img: np.ndarray) -> np.ndarray:
+    """uint8 H x W x 3 sRGB -> 3 x H x W linear RGB (float64)."""
+    return _LINEAR[np.moveaxis(img, 2, 0)]
+
+
+def _downsample2(lin: np.ndarray) -> np.ndarray:
+    """2 x 2 box mean; an odd last row/column is paired with itself (edge clamping)."""
+    _, h, w = lin.shape
+    if h % 2 or w % 2:
+        lin = np.pad(lin, ((0, 0), (0, h % 2), (0, w % 2)), mode="edge")
+    return 0.25 * (lin[:, 0::2, 0::2] + lin[:, 0::2, 1::2] + lin[:, 1::2, 0::2] + lin[:, 1::2, 1::2])
+
+
+def _positive_xyb(lin: np.ndarray) -> np.ndarray:
+    """Linear RGB planes -> libjxl XYB, shifted to about 0..1 as ssimulacra2 does."""
+    mixed = np.tensordot(_M, lin, axes=1) + _BIAS
+    np.maximum(mixed, 0.0, out=mixed)
+    mixed = np.cbrt(mixed) - _CBRT_BIAS
+    x = 0.5 * (mixed[0] - mixed[1])
+    y = 0.5 * (mixed[0] + mixed[1])
+    return np.stack([x * 14.0 + 0.42, y + 0.01, (mixed[2] - y) + 0.55])
+
+
+def _blur(planes: np.ndarray) -> np.ndarray:
+    """Separable libjxl-equivalent Gaussian over the last two axes, zero padding."""
+    k = recursive_gaussian_kernel(_SIGMA)
+    tmp = correlate1d(planes, k, axis=-1, mode="constant", cval=0.0)
+    return correlate1d(tmp, k, axis=-2, mode="constant", cval=0.0)
+
+
+def _norms(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and 4-norm (4th root of the mean 4th power) over the last two axes."""
+    mean = maps.mean(axis=(-2, -1))
+    sq = maps * maps
+    l4 = np.sqrt(np.sqrt((sq * sq).mean(axis=(-2, -1))))
+    return mean, l4
+
+
+def _scale_norms(img1: np.ndarray, img2: np.ndarray) -> np.ndarray:
+    """The 18 norms of one scale as an array [channel, norm, map]."""
+    blurred = _blur(np.stack([img1 * img1, img2 * img2, img1 * img2, img1, img2]))
+    s11, s22, s12, mu1, mu2 = blurred
+    diff = mu1 - mu2
+    num_m = 1.0 - diff * diff
+    num_s = 2.0 * (s12 - mu1 * mu2) + _C2
+    denom_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + _C2
+    ssim_err = np.maximum(1.0 - num_m * num_s / denom_s, 0.0)
+    ratio = (1.0 + np.abs(img2 - mu2)) / (1.0 + np.abs(img1 - mu1)) - 1.0
+    ringing = np.maximum(ratio, 0.0)
+    blurring = np.maximum(-ratio, 0.0)
+    out = np.empty((3, 2, 3))
+    for m, maps in enumerate((ssim_err, ringing, blurring)):
+        mean, l4 = _norms(maps)
+        out[:, 0, m] = mean
+        out[:, 1, m] = l4
+    return out
+
+
+def _score(per_scale: list[np.ndarray]) -> float:
+    # libjxl walks channel > scale > norm > map with one running weight index.
+    terms = np.stack(per_scale, axis=1).reshape(-1)  # [channel, scale, norm, map]
+    total = float(np.dot(_WEIGHTS[:terms.size], np.abs(terms)))
+    s = total * 0.9562382616834844
+    s = 2.326765642916932 * s - 0.020884521182843837 * s * s + 6.248496625763138e-05 * s * s * s
+    if s > 0:
+        return 100.0 - 10.0 * s ** 0.6276336467831387
+    return 100.0
+
+
+def ssimulacra2(reference, distorted) -> float:
+    """SSIMULACRA2 as defined by libjxl v0.11.2 ``tools/ssimulacra2.cc`` (uint8 H x W x 3 sRGB).
+
+    ``ComputeSSIMULACRA2(reference, distorted)`` then ``Msssim::Score``; 100 means
+    identical, lower is worse (it can go negative).
+    Raises ``ValueError`` if the shapes differ, the arrays are not uint8 RGB, or a side is
+    shorter than :data:`SSIMULACRA2_MIN_SIDE`.
+    """
+    ref, dist = _check_pair(reference, distorted)
+    lin1 = _linear_planes(ref)
+    lin2 = _linear_planes(dist)
+    per_scale = []
+    for scale in range(_NUM_SCALES):
+        # libjxl's test is on the previous scale's size (so a 1:2 scale of 4 px can occur).
+        if lin1.shape[1] < 8 or lin1.shape[2] < 8:
+            break
+        if scale:
+            lin1 = _downsample2(lin1)
+            lin2 = _downsample2(lin2)
+        per_scale.append(_scale_norms(_positive_xyb(lin1), _positive_xyb(lin2)))
+    return _score(per_scale)
+
+
+def ssimulacra2_roi(reference, distorted, boxes) -> float:
+    """Area-weighted mean of SSIMULACRA2 over boxes ``(x0, y0, x1, y1)`` (pixels, x1/y1 exclusive).
+
+    Both images are cropped alike (the box is clipped to the image) and each crop is scored
+    as an image of its own. A box narrower or shorter than :data:`SSIMULACRA2_MIN_SIDE`
+    pixels gives NaN: libjxl refuses such images, and below 8 pixels no scale of the
+    metric is defined. The result is NaN if any box is NaN, or if ``boxes`` is empty.
+    """
+    ref, dist = _check_pair(reference, distorted, check_size=False)
+    return float(roi_mean(ref, dist, boxes, ssimulacra2, SSIMULACRA2_MIN_SIDE)[0])
