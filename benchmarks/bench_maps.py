@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_maps.py [--repeat 7] [--cache DIR]
 
-Prints one line per figure and a JSON summary. Targets (issue 5): load of the cached
+Prints one line per figure and a JSON summary. Targets: load of the cached
 ``.keras`` under 3 s, map of a 768 x 512 photo under 0.3 s (median, after load and one
 warm-up call). The machine's load average is printed too: the figures are wall-clock
 times on a shared 2-core CPU.

@@ -1,4 +1,4 @@
-"""Hostile inputs (issue 9): one table of bad and odd files, run through every entry point.
+"""Hostile inputs: one table of bad and odd files, run through every entry point.
 
 Each case is a test for ``msroi compress``, ``msroi metrics`` and ``msroi map`` (the CLI
 as a subprocess; ``map`` in ONE invocation over a directory, as TensorFlow starts slowly)

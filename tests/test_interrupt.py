@@ -24,6 +24,8 @@ from PIL import Image
 from .conftest import REPO
 from .test_workflow import SNAKEMAKE
 
+pytestmark = pytest.mark.slow
+
 PROFILE = REPO / "workflow" / "profiles" / "default"
 CONFIG = {
     "images": "images",

@@ -25,6 +25,8 @@ from PIL import Image
 from .conftest import REPO, require_tool
 from .slurm_cluster import SlurmCluster, missing_tools
 
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+
 SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 RUN_TIMEOUT = 360  # seconds for the SLURM run; `timeout -k 10` stops Snakemake after that

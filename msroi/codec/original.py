@@ -1,4 +1,4 @@
-"""The original MSROI compression (Prakash et al., DCC 2017, design §2.3), vectorised.
+"""The original MSROI compression of Prakash et al. (DCC 2017), vectorised.
 
 1. Encode the image with standard JPEG at Q = 10, 20, ..., 100 and decode each (the ladder).
 2. Per pixel, a level from the map picks which decode the pixel is copied from (the mosaic);
@@ -34,7 +34,7 @@ def _level_from_quality(q: np.ndarray) -> np.ndarray:
 
 
 def selection_levels(saliency: np.ndarray, model: int = 3) -> np.ndarray:
-    """Ladder index (1..9, i.e. Q20..Q100) per pixel for selection model 1..6 of design §2.3.
+    """Ladder index (1..9, i.e. Q20..Q100) per pixel for selection model 1..6 of the original method.
 
     Takes a 2-D float map (any range; only its order and, for models 1-2, its mean/max
     matter); returns an int array of the same shape.

@@ -1,4 +1,4 @@
-"""Class activation maps and the MSROI combination of design §2.2, in NumPy (no TensorFlow).
+"""Class activation maps and the MSROI combination of Prakash et al. (DCC 2017), in NumPy (no TensorFlow).
 
 References: Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR 2016
 (CAM = last conv features dotted with the GAP classifier's weights for a class);
