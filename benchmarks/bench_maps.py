@@ -17,8 +17,8 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
-from PIL import Image
+
+from common import photo
 
 
 def main(argv=None) -> dict:
@@ -34,7 +34,6 @@ def main(argv=None) -> dict:
 
     out["import_tensorflow_s"] = time.perf_counter() - t
 
-    from skimage import data
 
     from msroi.saliency.networks import efficientnet_lite0 as effnet
     from msroi.saliency.maps import load_classifier, msroi_map
@@ -49,7 +48,7 @@ def main(argv=None) -> dict:
         classifier = load_classifier("default", cache_dir=cache)
         out["load_cached_s"] = time.perf_counter() - t
 
-    rgb = np.asarray(Image.fromarray(data.chelsea()).resize((768, 512), Image.BILINEAR))
+    rgb = photo()
     t = time.perf_counter()
     msroi_map(classifier, rgb)
     out["first_map_s"] = time.perf_counter() - t  # includes tracing the forward graph
