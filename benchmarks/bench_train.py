@@ -69,7 +69,7 @@ def synthetic_training(target_s: float = 180.0):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.test_train import ACCEPT, ACCEPT_TRAIN
+    from tests.training.test_train import ACCEPT, ACCEPT_TRAIN
 
     from msroi.training.synthetic import make_synthetic_dataset
     from msroi.training.train import train

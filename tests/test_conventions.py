@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 

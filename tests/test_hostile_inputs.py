@@ -27,7 +27,7 @@ from PIL import Image
 from msroi.codec import jpeg
 from msroi.files import read_image, read_map
 
-from .test_workflow import snakemake
+from tests.pipeline.test_workflow import snakemake
 
 
 def run(*args, cwd=None):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
