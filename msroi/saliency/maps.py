@@ -191,7 +191,8 @@ def msroi_map(
     scores (:func:`cam.combine_weighted`), at short sides 1/2 and 5/7 of ``short_side``
     (224 and 320 at the default 448; each scale min-max normalised, then averaged), raised to ``gamma``, multiplied by the
     centre prior to the power ``centre`` (0 = none), and, with ``faces``, the maximum of that
-    and a Gaussian blob per detected face (:mod:`msroi.saliency.faces`).
+    (scaled to 0.8) and a Gaussian blob per detected face, peak = confidence
+    (:mod:`msroi.saliency.faces`).
     ``method="paper"``: design §2.2, the rank combination at ``short_side`` alone.
     With ``return_info`` returns ``(map, top, info)``, ``info`` a dict: ``method``,
     ``top1_score`` and ``topk_score`` (summed softmax of the top k: how sure the classifier
@@ -234,7 +235,7 @@ def msroi_map(
 
             found = _faces.detect_faces(rgb)
             if found:
-                m = cam.minmax(np.maximum(m, _faces.face_map((h, w), found)))
+                m = cam.minmax(np.maximum(_faces.OBJECTS_UNDER_FACES * m, _faces.face_map((h, w), found)))
     top = [(int(c), str(run.classes[c]), float(p[c])) for c in ranked]
     m = m.astype(np.float32)
     if not return_info:
