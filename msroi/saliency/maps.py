@@ -1,11 +1,17 @@
 """MSROI maps for photos: load a classifier, map one image, or map a batch of files.
 
 A map is made on the whole image at its own aspect ratio (never a centre crop): the image
-is resized so its short side is ``short_side`` pixels (both sides rounded to multiples of
-32, the network's total stride, so the feature grid tiles the image exactly), run through
-the fully convolutional network, and the top-k classes' CAMs from the last conv features
-and the ``gap_w`` kernel are combined by rank (:mod:`msroi.saliency.cam`) and upsampled bilinearly
-to the image size.
+is resized to a given short side (both sides rounded to multiples of 32, the network's total
+stride, so the feature grid tiles the image exactly) and run through the fully convolutional
+network; the top-k classes' CAMs from the last conv features and the ``gap_w`` kernel
+(:mod:`msroi.saliency.cam`) are upsampled bilinearly to the image size and combined:
+
+- ``method="msroi"`` (default, issue 19): rectified CAMs weighted by the classes' softmax
+  scores, at two scales (short sides 224 and 320 for the default 448), sharpened by a power
+  (``gamma``), pulled gently to the centre (centre prior to the power ``centre``), and faces
+  found by MTCNN added as Gaussian blobs on top (:mod:`msroi.saliency.faces`); every weight
+  chosen on the development set ``research/mapdev`` (docs/research.md, "Maps");
+- ``method="paper"``: the original's rank combination of design §2.2 at one scale.
 
 Classes are ranked and scored on the whole image resized to the model's training size
 (``input_size`` in its metadata, e.g. 224 x 224, no crop): the view the classifier was
@@ -353,7 +359,7 @@ def map_images(
         }
         try:
             rgb = read_image(path)
-            m, top, info = msroi_map(
+            m, top, *more = msroi_map(
                 model,
                 rgb,
                 short_side,
@@ -366,6 +372,7 @@ def map_images(
                 faces=faces,
                 return_info=True,
             )
+            info = more[0] if more else {"faces": [], "confidence": None, "top1_score": None, "topk_score": None}
             save_map(mp, m)
             if ov is not None:
                 save_png(ov, overlay(rgb, m))
