@@ -296,3 +296,34 @@ def test_face_blobs_and_tiny_images():
     assert f.shape == (100, 200) and f.max() == pytest.approx(0.9, abs=1e-3)
     assert np.unravel_index(np.argmax(f), f.shape) in {(39, 119), (39, 120), (40, 119), (40, 120)}
     assert f[0, 0] < 1e-6 and face_map((5, 5), []).max() == 0.0
+
+
+def test_lift_targets_met_on_the_samples(classifier):
+    """Issue 19's lift targets that the default meets: >= 1.2 on every sample, >= the centre prior on 7 of 8.
+
+    (Mean lift >= 2.5 is not met by the default, 2.37; benchmarks/bench_map_lift.py reports it.)
+    """
+    from msroi.saliency.priors import center_map
+    from msroi.samples import SAMPLE_BOXES, SAMPLES
+
+    boxes = {}
+    for line in SAMPLE_BOXES.read_text().splitlines()[1:]:
+        name, *xy = line.split(",")
+        boxes[name] = tuple(int(v) for v in xy)
+
+    def lift(m, box):
+        x0, y0, x1, y1 = box
+        mask = np.zeros(m.shape, bool)
+        mask[y0:y1, x0:x1] = True
+        m = m.astype(np.float64)
+        return m[mask].sum() / m.sum() / mask.mean()
+
+    new, prior, paper = [], [], []
+    for name in SAMPLES:
+        rgb = _sample(name)
+        new.append(lift(msroi_map(classifier, rgb)[0], boxes[name]))
+        paper.append(lift(msroi_map(classifier, rgb, method="paper")[0], boxes[name]))
+        prior.append(lift(center_map(rgb.shape[:2]), boxes[name]))
+    assert min(new) >= 1.2, dict(zip(SAMPLES, new))
+    assert sum(a >= b for a, b in zip(new, prior)) >= 7, (new, prior)
+    assert np.mean(new) > np.mean(prior) + 0.5 and np.mean(new) > np.mean(paper) + 0.5

@@ -60,7 +60,13 @@ def detect_faces(rgb: np.ndarray, side: int = FACE_SIDE, min_confidence: float =
     if min(sh, sw) < 24:
         return []
     small = rgb if scale == 1.0 else np.asarray(Image.fromarray(rgb).resize((sw, sh), Image.BILINEAR))
-    found = _detector().detect_faces(np.ascontiguousarray(small))
+    detector = _detector()
+    try:
+        found = detector.detect_faces(np.ascontiguousarray(small))
+    except Exception as e:  # TensorFlow raises many types; one line for the batch's report
+        from msroi.errors import MsroiError
+
+        raise MsroiError(f"face detection failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
     faces = []
     for d in found:
         conf = float(d["confidence"])
