@@ -273,7 +273,7 @@ def test_methods_and_options(classifier):
     np.testing.assert_allclose(g2, g1.astype(np.float64) ** 2, atol=1e-6)
     with pytest.raises(MsroiError, match="unknown map method"):
         msroi_map(classifier, rgb, method="grad-cam++")
-    m, top2, info = msroi_map(classifier, rgb, return_info=True)
+    _, top2, info = msroi_map(classifier, rgb, return_info=True)
     assert top2 == top and info["faces"] == [] and info["confidence"] == pytest.approx(top[0][2])
     assert 0.0 < info["top1_score"] <= info["topk_score"] <= 1.0
 

@@ -44,7 +44,9 @@ def _detector():
         except ImportError as e:  # a declared dependency; a clear line if it is missing anyway
             from msroi.errors import MsroiError
 
-            raise MsroiError(f"face detection needs the 'mtcnn' package ({e}); install it or pass faces=False") from None
+            raise MsroiError(
+                f"face detection needs the 'mtcnn' package ({e}); install it or pass faces=False"
+            ) from None
         _DETECTOR.append(MTCNN())
     return _DETECTOR[0]
 
@@ -66,7 +68,9 @@ def detect_faces(rgb: np.ndarray, side: int = FACE_SIDE, min_confidence: float =
     except Exception as e:  # TensorFlow raises many types; one line for the batch's report
         from msroi.errors import MsroiError
 
-        raise MsroiError(f"face detection failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+        raise MsroiError(
+            f"face detection failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})"
+        ) from None
     faces = []
     for d in found:
         conf = float(d["confidence"])

@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from msroi.saliency import cam
-from msroi.saliency.priors import center_map
 from msroi.errors import InputError, MsroiError
 from msroi.files import atomic_path, read_image, resize_map, save_png, write_text
+from msroi.saliency import cam
+from msroi.saliency.priors import center_map
 
 STRIDE = 32
 #: Overlay mix: 40% photo + 60% jet colormap.
@@ -164,7 +164,7 @@ def _scales(short_side: int) -> tuple[int, ...]:
     """
     out = []
     for num, den in ((1, 2), (5, 7)):
-        s = max(STRIDE, int(round(short_side * num / den / STRIDE)) * STRIDE)
+        s = max(STRIDE, round(short_side * num / den / STRIDE) * STRIDE)
         if s not in out:
             out.append(s)
     return tuple(out)
