@@ -4,8 +4,10 @@ Per dev image and Pillow quality 30/60: budget = the Pillow file's bytes; PSNR-H
 the dev boxes (ROI) and the whole image for Pillow and encode_semantic with each map.
 Run: PYTHONPATH=. python research/exp_map_encoder.py
 """
-import sys, time, csv
-sys.path.insert(0, '/work/wt-maps/research'); sys.path.insert(0, '/work/wt-maps/benchmarks')
+import sys
+from pathlib import Path
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT / 'research')); sys.path.insert(0, str(_ROOT / 'benchmarks'))
 import warnings; warnings.filterwarnings("ignore")
 import numpy as np
 from common import scores, block_weights, pillow_jpeg
