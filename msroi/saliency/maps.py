@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from msroi import settings
 from msroi.saliency import cam
 from msroi.errors import InputError, MsroiError
 from msroi.files import atomic_path, read_image, resize_map, save_png, write_text
@@ -136,7 +137,7 @@ def _resized(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.asarray(im, dtype=np.float32) / np.float32(255.0)
 
 
-def msroi_map(model, rgb, short_side: int = 448, top_k: int = 5, last_weight: float = 1.2, metadata=None):
+def msroi_map(model, rgb, short_side: int = settings.SHORT_SIDE, top_k: int = settings.TOP_K, last_weight: float = settings.LAST_WEIGHT, metadata=None):
     """The MSROI map of one RGB image.
 
     Takes a contract model (or the ``(model, metadata)`` pair from :func:`load_classifier`),
@@ -198,7 +199,9 @@ def overlay(rgb, m) -> np.ndarray:
     return np.clip(np.rint(mix), 0, 255).astype(np.uint8)
 
 
-def _outputs(paths, out_dir, map_paths, overlay_paths, json_paths):
+def output_paths(paths, out_dir=None, map_paths=None, overlay_paths=None, json_paths=None):
+    """The ``(map, overlay, json)`` paths :func:`map_images` writes for each image (overlay or
+    json None when not written). Raises :class:`MsroiError` when two images would write one file."""
     n = len(paths)
     for name, given in (("map_paths", map_paths), ("overlay_paths", overlay_paths), ("json_paths", json_paths)):
         if given is not None and len(given) != n:
@@ -226,9 +229,9 @@ def map_images(
     out_dir=None,
     model="default",
     *,
-    short_side: int = 448,
-    top_k: int = 5,
-    last_weight: float = 1.2,
+    short_side: int = settings.SHORT_SIDE,
+    top_k: int = settings.TOP_K,
+    last_weight: float = settings.LAST_WEIGHT,
     map_paths=None,
     overlay_paths=None,
     json_paths=None,
@@ -246,8 +249,14 @@ def map_images(
     line and carries on. Returns one dict per image: ``image``, ``ok``, ``error``, ``map``,
     ``overlay``, ``json``, ``top``.
     """
+    for name, value, bounds in (("short_side", short_side, settings.SHORT_SIDE_RANGE),
+                                ("top_k", top_k, settings.TOP_K_RANGE),
+                                ("last_weight", last_weight, settings.LAST_WEIGHT_RANGE)):
+        problem = settings.check_range(name, value, bounds)
+        if problem:
+            raise MsroiError(problem)
     paths = [Path(p) for p in paths]
-    rows = _outputs(paths, out_dir, map_paths, overlay_paths, json_paths)
+    rows = output_paths(paths, out_dir, map_paths, overlay_paths, json_paths)
     model, metadata = model if isinstance(model, tuple) else load_classifier(model, cache_dir)
     status = []
     for i, (path, (mp, ov, js)) in enumerate(zip(paths, rows), start=1):
