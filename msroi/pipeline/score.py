@@ -80,7 +80,8 @@ SETTING_COLUMNS = ["method", "map_source", "selection", "base_quality", "thresho
 
 
 #: Columns of a row that are neither settings nor measurements.
-_NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimize", "progressive", "subsampling"}
+_NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimize", "progressive", "subsampling",
+                   "ratio", "smooth", "metadata_bytes"}
 
 
 
@@ -139,12 +140,24 @@ def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """Per group of ``by``: the number of images, and mean (with 95% interval for deltas and
+    BD-rates) of each column over its finite values; ``n_skipped`` counts the non-finite
+    values left out (NaN: metric not computable; inf: identical images), each reported on
+    stderr by column."""
+    import sys
+
     from msroi.quality.rd import mean_ci
 
     rows = []
     for key, g in df.groupby(by, dropna=False):
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         row["n_images"] = g["image"].nunique()
+        skipped = {c: int((~np.isfinite(g[c].to_numpy(dtype=float))).sum()) for c in columns}
+        row["n_skipped"] = sum(skipped.values())
+        for c, n in skipped.items():
+            if n:
+                print(f"msroi: {dict(zip(by, row.values()))}: {n} non-finite {c} value(s) left out of the mean",
+                      file=sys.stderr)
         for c in columns:
             mean, lo, hi = mean_ci(g[c])
             row[c] = mean

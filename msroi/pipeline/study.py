@@ -69,7 +69,8 @@ def plot_rd(metrics: pd.DataFrame, out_png, settings=None, prefix: str = "") -> 
     plt, fig, axes = _figure(len(names))
     for ax, m in zip(axes, names):
         for setting, g in df.groupby("setting", sort=True):
-            curve = g.groupby("base_quality")[["bpp", prefix + m]].mean().sort_values("bpp")
+            finite = g[["base_quality", "bpp", prefix + m]].replace([np.inf, -np.inf], np.nan)
+            curve = finite.groupby("base_quality")[["bpp", prefix + m]].mean().sort_values("bpp")
             style = "k-" if setting == "jpeg" else "-"
             ax.plot(curve["bpp"], curve[prefix + m], style, marker=".", label=setting, linewidth=1)
         ax.set_xlabel("bits per pixel (mean over images)")
