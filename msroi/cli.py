@@ -213,6 +213,14 @@ def cmd_samples(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house's error format: one line ``msroi: <problem>``, status 2."""
+
+    def error(self, message):
+        where = self.prog.removeprefix("msroi").strip()
+        self.exit(EXIT_USER_ERROR, f"msroi: {where + ': ' if where else ''}{message} (see {self.prog} --help)\n")
+
+
 def _range(bounds) -> str:
     return f"range {bounds[0]:g}..{bounds[1]:g}"
 
@@ -220,7 +228,7 @@ def _range(bounds) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from msroi import __version__
 
-    parser = argparse.ArgumentParser(prog="msroi", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="msroi", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"msroi {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
