@@ -38,7 +38,7 @@ def _bounded(kind, bounds: tuple):
 
 def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subsampling", choices=["4:2:0", "4:2:2", "4:4:4"], default="4:2:0", help="chroma subsampling (default 4:2:0)")
-    p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=True, help="optimise Huffman tables (default: on)")
+    p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=settings.OPTIMIZE, help="optimise Huffman tables (default: on)")
     p.add_argument("--progressive", action="store_true", help="write a progressive JPEG (default: baseline)")
 
 

@@ -850,3 +850,112 @@ def test_semantic_record_describes_the_file(tmp_path):
 
     layout = jpeg_layout((tmp_path / "o.jpg").read_bytes())
     assert (rec["subsampling"], rec["progressive"]) == (layout["subsampling"], layout["progressive"]) == ("4:2:0", False)
+
+
+# ------------------------------------------------- one bad file never stops the batch
+
+
+def test_image_ids_are_safe_wildcards_and_file_names():
+    from snakemake.io import PeriodicityDetector
+
+    from msroi.pipeline.inputs import MAX_ID_LENGTH, image_ids
+
+    names = ["scan_00000000000000000000.jpg", "x.png", "x_overlay.jpg", "p" * 245 + ".png",
+             "q" * 200 + "r.png", "ab" * 30 + ".png", "2024-05-01 10.00.00.jpg"]
+    ids = image_ids([Path("d") / n for n in names])
+    assert len(ids) == len(names)
+    detector = PeriodicityDetector()
+    for key in ids:
+        assert detector.is_periodic(key) is None, key
+        assert len(key.encode()) <= MAX_ID_LENGTH and not key.endswith("_overlay"), key
+    assert ids["scan_000_x20"] == Path("d/scan_00000000000000000000.jpg")
+    assert ids["x_overlay_image"] == Path("d/x_overlay.jpg")
+
+
+def test_every_directory_entry_is_used_or_skipped_with_a_reason(tmp_path):
+    from msroi.files import scan_directory
+
+    _in(tmp_path, "a.png")
+    _in(tmp_path, "b.JFIF", _jpeg_photo)
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "dir.jpg").mkdir()
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    (tmp_path / "notes.txt").write_text("x")
+    used, skipped = scan_directory(tmp_path)
+    assert [p.name for p in used] == ["a.png", "b.JFIF"]
+    reasons = {p.name: why for p, why in skipped}
+    assert set(reasons) == {"nested", "dir.jpg", "loop.jpg", "notes.txt"}
+    assert "directory" in reasons["dir.jpg"] and "symbolic link" in reasons["loop.jpg"]
+    assert "suffix" in reasons["notes.txt"]
+
+
+def test_job_log_holds_the_error(tmp_path):
+    from msroi.errors import InputError
+    from msroi.pipeline.joblog import job_log
+
+    for exc, expected in ((ValueError("boom"), "Traceback"), (InputError("a.png", "bad"), "msroi: a.png: bad")):
+        log = tmp_path / "job.log"
+        with pytest.raises(type(exc)):
+            with job_log(log):
+                print("working", file=sys.stderr)
+                raise exc
+        text = log.read_text()
+        assert "working" in text and expected in text
+
+
+def test_means_skip_non_finite_values_and_count_them():
+    from msroi.pipeline.score import _with_ci
+
+    df = pd.DataFrame({"image": ["a", "b", "c"], "method": "jpeg", "psnr": [30.0, np.inf, 32.0],
+                       "delta_psnr": [0.5, np.inf, 1.5], "ssim": [0.9, np.nan, 0.8]})
+    row = _with_ci(df, ["method"], ["psnr", "delta_psnr", "ssim"]).iloc[0]
+    assert row["psnr"] == 31.0 and row["delta_psnr"] == 1.0 and np.isclose(row["ssim"], 0.85)
+    assert row["n_skipped"] == 3 and np.isfinite(row["delta_psnr_ci_hi"])
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory):
+    """The workflow on good photos next to every kind of entry that used to stop the batch."""
+    wd = tmp_path_factory.mktemp("batch")
+    images = wd / "images"
+    _in(images, "cat.png")
+    _in(images, "cup.jpg", _jpeg_photo)
+    _in(images, "scan_00000000000000000000.jpg", _jpeg_photo)  # periodic wildcard
+    _in(images, "x.png")
+    _in(images, "x_overlay.jpg", _jpeg_photo)  # the name of x.png's overlay
+    _in(images, "n" * 245 + ".png")  # a legal 249-character name
+    _in(images, "tiny.png", _tiny(1))  # lossless 1x1: PSNR inf
+    _in(images, "old.jfif", _jpeg_photo)
+    _in(images, "nested/inside.png")
+    (images / "folder.jpg").mkdir()
+    (images / "loop.jpg").symlink_to(images / "loop.jpg")
+    config = {"images": "images", "map_sources": ["center"], "jpegli": False,
+              "compress": {"enabled": False, "base_quality": [50, 70]}}
+    (wd / "config.yaml").write_text(yaml.safe_dump(config))
+    r = snakemake(wd, check=False)
+    return wd, r
+
+
+@pytest.mark.slow
+def test_batch_finishes_every_good_photo(batch_run):
+    wd, r = batch_run
+    assert r.returncode == 0, r.stderr[-5000:]
+    inputs = pd.read_csv(wd / "results/inputs.csv", keep_default_na=False)
+    entries = sorted(p.name for p in (wd / "images").iterdir())
+    assert sorted(Path(p).name for p in inputs["path"]) == entries  # every entry explained
+    status = dict(zip((Path(p).name for p in inputs["path"]), inputs["status"]))
+    assert {k for k, v in status.items() if v == "skipped"} == {"nested", "folder.jpg", "loop.jpg"}
+    used = inputs[inputs["status"] == "used"]
+    assert len(used) == 8
+    metrics = pd.read_csv(wd / "results/metrics.csv")
+    assert set(metrics["image"]) == set(used["id"])
+    assert len(metrics) == 8 * 2 * 2  # every good photo x (jpeg, semantic center) x two base qualities
+    summary = pd.read_csv(wd / "results/summary.csv")
+    means = summary[[c for c in summary.columns if c in ("psnr", "delta_psnr", "psnr_rgb")]]
+    assert np.isfinite(means.to_numpy(dtype=float)).all(), summary
+    assert (summary["n_skipped"] > 0).any()  # the 1x1 image's values, counted
+    for name in ("rd", "equal_bytes"):
+        table = pd.read_csv(wd / f"results/eval/{name}.csv")
+        assert table.notna().any().all()
+    eq = pd.read_csv(wd / "results/eval/equal_bytes.csv")
+    assert np.isfinite(eq["delta_psnr"].to_numpy(dtype=float)).all()

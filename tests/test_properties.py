@@ -99,3 +99,65 @@ def test_encode_semantic_properties(rgb, sal, base_quality, ratio):
 
         worst = jpeg.decode(jpeg.encode(rgb, 1))
         assert psnr(luma(rgb), luma(out)) >= psnr(luma(rgb), luma(worst)) - 0.5
+
+
+@st.composite
+def compress_requests(draw):
+    """A ``msroi compress`` command line with random valid options whose outputs are drawn
+    from paths that may name an input (directly, through ``..`` or a symbolic link)."""
+    method = draw(st.sampled_from(["semantic", "original"]))
+    argv = ["--base-quality", str(draw(st.integers(1, 100))),
+            "--threshold-pct", str(draw(st.sampled_from([0, 1, 20, 1000])))]
+    if method == "semantic":
+        argv += ["--ratio", str(draw(st.floats(1, 1000))), "--smooth", str(draw(st.floats(0, 1024)))]
+    else:
+        argv += ["--method", "original", "--selection", str(draw(st.integers(1, 6))),
+                 "--subsampling", draw(st.sampled_from(["4:2:0", "4:2:2", "4:4:4"]))]
+        argv += ["--progressive"] if draw(st.booleans()) else []
+    targets = ["img.png", "map.npy", "sub/../img.png", "link.png", "sub/../map.npy", "out.jpg", "base.jpg"]
+    output = draw(st.sampled_from(targets))
+    baseline = draw(st.sampled_from([None, *targets]))
+    argv += ["-o", output] + (["--baseline", baseline] if baseline else [])
+    source = ["--map", "map.npy"] if draw(st.booleans()) else ["--prior", draw(st.sampled_from(["center", "uniform"]))]
+    size = (draw(st.integers(1, 40)), draw(st.integers(1, 40)))
+    return ["compress", "img.png", *source, *argv], size
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(request=compress_requests(), seed=st.integers(0, 2**32 - 1))
+def test_no_command_writes_to_an_input(request, seed):
+    """Whatever the options and image size, the inputs are byte-identical afterwards, and a
+    request naming an input as an output is refused (status 2) before anything is written."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from msroi import cli
+
+    argv, (h, w) = request
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(d / "img.png")
+        np.save(d / "map.npy", rng.random((max(h // 2, 1), w)))
+        (d / "sub").mkdir()
+        (d / "link.png").symlink_to(d / "img.png")
+        before = {p: (d / p).read_bytes() for p in ("img.png", "map.npy")}
+        cwd = os.getcwd()
+        os.chdir(d)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                rc = cli.main(argv)
+        finally:
+            os.chdir(cwd)
+        assert {p: (d / p).read_bytes() for p in before} == before
+        outputs = [argv[i + 1] for i, a in enumerate(argv) if a in ("-o", "--baseline")]
+        names_input = any(os.path.realpath(d / o) in {str((d / p).resolve()) for p in before} for o in outputs)
+        if names_input or len({os.path.realpath(d / o) for o in outputs}) < len(outputs):
+            assert rc == 2
+            assert sorted(p.name for p in d.iterdir()) == sorted(["img.png", "map.npy", "sub", "link.png"])
+        assert rc in (0, 2)
