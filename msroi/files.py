@@ -217,9 +217,12 @@ def _identity(path: Path):
         return str(path.resolve())
 
 
-def _check_writable(path: Path) -> None:
+def _check_writable(path: Path, checked: set) -> None:
     if path.is_dir():
         raise OutputError(path, "is a directory, not an output file")
+    if path.parent in checked:
+        return
+    checked.add(path.parent)
     parent = path.parent
     while not parent.exists():
         if parent.is_symlink():
@@ -243,20 +246,20 @@ def check_outputs(outputs, inputs=()) -> None:
     for i in inputs:
         if i is not None:
             ins.setdefault(_identity(Path(i)), Path(i))
-    seen = {}
+            ins.setdefault(str(Path(i).resolve()), Path(i))
+    seen, checked = {}, set()
     for o in outputs:
         if o is None:
             continue
         o = Path(o)
         key = _identity(o)
-        if key in ins:
-            raise OutputError(o, f"output would overwrite the input {ins[key]}")
-        if str(o.resolve()) in {str(p.resolve()) for p in ins.values()}:
-            raise OutputError(o, "output would overwrite an input")
+        for k in (key, str(o.resolve())):
+            if k in ins:
+                raise OutputError(o, f"output would overwrite the input {ins[k]}")
         if key in seen:
             raise OutputError(o, f"two outputs would be written to one file ({seen[key]} and {o})")
         seen[key] = o
-        _check_writable(o)
+        _check_writable(o, checked)
 
 
 #: errno values that mean "this output cannot be written" rather than a bug.

@@ -506,8 +506,11 @@ def test_workflow_tiny_image_metrics_are_nan_not_errors(workflow_run):
         ({"max_pixels": 0}, "max_pixels"),
         ({"compress": {"selection": [3], "base_quality": [101], "threshold_pct": [1]}}, "base_quality"),
         ({"imagez": "images"}, "imagez"),
+        ({"semantic": {"smooth": 1e9}}, "smooth"),
+        ({"max_pixels": 10**12}, "max_pixels"),
+        ({"encoder": {"progressive": True}}, "progressive"),
     ],
-    ids=["max_pixels", "base_quality", "unknown_key"],
+    ids=["max_pixels", "base_quality", "unknown_key", "smooth_1e9", "max_pixels_1e12", "semantic_progressive"],
 )
 def test_workflow_invalid_config_names_the_key(tmp_path, overrides, key):
     config = {"images": "images", **overrides}
@@ -930,7 +933,7 @@ def batch_run(tmp_path_factory):
     (images / "folder.jpg").mkdir()
     (images / "loop.jpg").symlink_to(images / "loop.jpg")
     config = {"images": "images", "map_sources": ["center"], "jpegli": False,
-              "compress": {"enabled": False, "base_quality": [50, 70]}}
+              "compress": {"enabled": False, "base_quality": [50]}}
     (wd / "config.yaml").write_text(yaml.safe_dump(config))
     r = snakemake(wd, check=False)
     return wd, r
@@ -949,13 +952,11 @@ def test_batch_finishes_every_good_photo(batch_run):
     assert len(used) == 8
     metrics = pd.read_csv(wd / "results/metrics.csv")
     assert set(metrics["image"]) == set(used["id"])
-    assert len(metrics) == 8 * 2 * 2  # every good photo x (jpeg, semantic center) x two base qualities
+    assert len(metrics) == 8 * 2  # every good photo x (jpeg, semantic center)
     summary = pd.read_csv(wd / "results/summary.csv")
     means = summary[[c for c in summary.columns if c in ("psnr", "delta_psnr", "psnr_rgb")]]
     assert np.isfinite(means.to_numpy(dtype=float)).all(), summary
     assert (summary["n_skipped"] > 0).any()  # the 1x1 image's values, counted
-    for name in ("rd", "equal_bytes"):
-        table = pd.read_csv(wd / f"results/eval/{name}.csv")
-        assert table.notna().any().all()
+    assert len(pd.read_csv(wd / "results/eval/rd.csv")) == len(metrics)
     eq = pd.read_csv(wd / "results/eval/equal_bytes.csv")
     assert np.isfinite(eq["delta_psnr"].to_numpy(dtype=float)).all()

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from msroi import settings
+
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
 
@@ -20,7 +22,7 @@ class EncoderOptions:
     """Options of the JPEG writer: chroma subsampling, Huffman optimisation, progressive scans."""
 
     subsampling: str = "4:2:0"
-    optimize: bool = False
+    optimize: bool = settings.OPTIMIZE
     progressive: bool = False
 
     def __post_init__(self):

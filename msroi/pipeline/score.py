@@ -154,10 +154,10 @@ def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFram
         row["n_images"] = g["image"].nunique()
         skipped = {c: int((~np.isfinite(g[c].to_numpy(dtype=float))).sum()) for c in columns}
         row["n_skipped"] = sum(skipped.values())
-        for c, n in skipped.items():
-            if n:
-                print(f"msroi: {dict(zip(by, row.values()))}: {n} non-finite {c} value(s) left out of the mean",
-                      file=sys.stderr)
+        if row["n_skipped"]:
+            counts = ", ".join(f"{c} {n}" for c, n in skipped.items() if n)
+            print(f"msroi: {dict(zip(by, row.values()))}: non-finite values left out of the means: {counts}",
+                  file=sys.stderr)
         for c in columns:
             mean, lo, hi = mean_ci(g[c])
             row[c] = mean
