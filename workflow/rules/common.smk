@@ -12,6 +12,14 @@ from msroi.pipeline.inputs import image_ids
 
 RESULTS = "results"
 
+if config["semantic"]["enabled"]:
+    from msroi.codec.semantic import check_options
+
+    try:
+        check_options(EncoderOptions(**config["encoder"]))
+    except MsroiError as e:
+        raise WorkflowError(f"config encoder: {e} (or set semantic.enabled: false)")
+
 
 def _input_images():
     """(id -> image path, [(path, why skipped)] for every other entry of the directory)."""
@@ -25,13 +33,6 @@ def _input_images():
 
 
 IMAGES, SKIPPED = _input_images()
-if config["semantic"]["enabled"]:
-    from msroi.codec.semantic import check_options
-
-    try:
-        check_options(EncoderOptions(**config["encoder"]))
-    except MsroiError as e:
-        raise WorkflowError(f"config encoder: {e} (or set semantic.enabled: false)")
 # ROI for ROI metrics: the configured file, else the hand-drawn boxes of the bundled samples
 # when running on them (msroi/resources/sample_boxes.csv), else none.
 ROI = config["roi"] or ("" if config["images"] else str(SAMPLE_BOXES))
