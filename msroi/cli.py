@@ -151,8 +151,12 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_results_doc(args) -> int:
+    from msroi import files
     from msroi.pipeline.results_doc import write_results_doc
 
+    tables = [Path(args.results) / f"{name}.csv" for name in ("summary", "bdrate")]
+    files.check_outputs([Path(args.output) / "results" / t.name for t in tables]
+                        + [Path(args.output) / "results" / "run.json", Path(args.output) / "results.md"], tables)
     print(write_results_doc(args.results, args.output, args.runtime_min))
     return 0
 
