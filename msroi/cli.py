@@ -114,7 +114,7 @@ def cmd_map(args) -> int:
     # every output checked against every input before any work (and before TensorFlow starts)
     files.check_outputs([o for row in output_paths(paths, **outputs) for o in row], paths)
     if len(paths) == 1:
-        files.read_image(paths[0])  # a bad single image: one-line error before TensorFlow starts
+        files.read_image(paths[0], args.max_pixels)  # a bad single image: one-line error before TensorFlow starts
     statuses = map_images(
         paths,
         model=args.model,
@@ -123,6 +123,7 @@ def cmd_map(args) -> int:
         last_weight=args.last_weight,
         cache_dir=args.cache,
         progress=not args.quiet,
+        max_pixels=args.max_pixels,
         **outputs,
     )
     failed = [s for s in statuses if not s["ok"]]
@@ -275,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"network input short side in pixels (default {settings.SHORT_SIDE}; {_range(settings.SHORT_SIDE_RANGE)})")
     p.add_argument("--last-weight", type=_bounded(float, settings.LAST_WEIGHT_RANGE), default=settings.LAST_WEIGHT,
                    help=f"weight of the lowest-ranked class map (default {settings.LAST_WEIGHT:g}, as the original; {_range(settings.LAST_WEIGHT_RANGE)})")
+    p.add_argument("--max-pixels", type=_bounded(int, settings.MAX_PIXELS_RANGE), default=settings.MAX_PIXELS,
+                   help=f"refuse images with more pixels (default {settings.MAX_PIXELS})")
     p.add_argument("--cache", type=Path, help="where the converted default model is cached (default $MSROI_CACHE or ~/.cache/msroi)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_map)

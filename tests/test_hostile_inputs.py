@@ -9,6 +9,7 @@ its outputs are in the displayed orientation (EXIF applied) at the image's size.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import struct
@@ -775,6 +776,7 @@ def test_long_file_name_works(tmp_path):
 # -------------------------------------------------- colour, metadata and permissions
 
 
+@functools.lru_cache(maxsize=None)
 def _adobe_like_icc() -> bytes:
     """An RGB ICC profile (sRGB from Pillow, with its description changed: any RGB profile)."""
     from PIL import ImageCms
@@ -929,6 +931,7 @@ def batch_run(tmp_path_factory):
     _in(images, "n" * 245 + ".png")  # a legal 249-character name
     _in(images, "tiny.png", _tiny(1))  # lossless 1x1: PSNR inf
     _in(images, "old.jfif", _jpeg_photo)
+    _in(images, "wide.jpg", _photo_with_metadata)  # an ICC profile and EXIF
     _in(images, "nested/inside.png")
     (images / "folder.jpg").mkdir()
     (images / "loop.jpg").symlink_to(images / "loop.jpg")
@@ -949,10 +952,19 @@ def test_batch_finishes_every_good_photo(batch_run):
     status = dict(zip((Path(p).name for p in inputs["path"]), inputs["status"]))
     assert {k for k, v in status.items() if v == "skipped"} == {"nested", "folder.jpg", "loop.jpg"}
     used = inputs[inputs["status"] == "used"]
-    assert len(used) == 8
+    assert len(used) == 9
     metrics = pd.read_csv(wd / "results/metrics.csv")
     assert set(metrics["image"]) == set(used["id"])
-    assert len(metrics) == 8 * 2  # every good photo x (jpeg, semantic center)
+    assert len(metrics) == 9 * 2  # every good photo x (jpeg, semantic center)
+    for row in metrics.itertuples():
+        assert row.bytes == (wd / row.output).stat().st_size
+    icc = _adobe_like_icc()
+    for row in metrics[metrics["image"] == "wide"].itertuples():
+        with Image.open(wd / row.output) as im:  # the colours kept, the EXIF not
+            assert im.info.get("icc_profile") == icc and 0x010F not in im.getexif()
+        assert row.metadata_bytes > len(icc)
+    standard = metrics[(metrics["method"] == "jpeg") & (metrics["image"] != "tiny")]  # tiny: PSNR inf
+    assert standard["delta_psnr"].abs().max() < 0.02  # the reference curve counts the profile too
     summary = pd.read_csv(wd / "results/summary.csv")
     means = summary[[c for c in summary.columns if c in ("psnr", "delta_psnr", "psnr_rgb")]]
     assert np.isfinite(means.to_numpy(dtype=float)).all(), summary

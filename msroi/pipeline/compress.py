@@ -33,12 +33,12 @@ def compress_settings(
     """
     if len(settings) != len(out_paths):
         raise ValueError("one output path per setting is needed")
-    rgb = files.read_image(image_path, max_pixels)
+    rgb, meta = read_for_output(image_path, max_pixels)
     sal = files.read_map(map_path, rgb.shape[:2])
     ladder = original.quality_ladder(rgb, options, np.unique(original.selection_levels(sal, selection)))
     records = []
     for (bq, t), out in zip(settings, out_paths):
-        data, _, rec = original.compress_original(rgb, sal, selection, bq, t, options, ladder=ladder)
+        data, _, rec = original.compress_original(rgb, sal, selection, bq, t, options, ladder=ladder, metadata=meta)
         if not rec.fits_budget:
             print(f"msroi: {image_path}: no quality fits the budget of {rec.budget_bytes} bytes "
                   f"(base Q{bq}, +{t}%); wrote Q1 at {rec.bytes} bytes, flagged fits_budget=False", file=sys.stderr)
@@ -58,11 +58,11 @@ def compress_semantic_settings(image_path, map_path, qualities: list[int], out_p
     from msroi.codec.semantic import check_options, compress_semantic
 
     check_options(options)
-    rgb = files.read_image(image_path, max_pixels)
+    rgb, meta = read_for_output(image_path, max_pixels)
     sal = files.read_map(map_path, rgb.shape[:2])
     records = []
     for bq, out in zip(qualities, out_paths):
-        data, _, rec = compress_semantic(rgb, sal, bq, threshold_pct, ratio, smooth, options)
+        data, _, rec = compress_semantic(rgb, sal, bq, threshold_pct, ratio, smooth, options, metadata=meta)
         print(f"msroi: {image_id} base Q{bq}: {rec.bytes} of {rec.budget_bytes} bytes, table Q{rec.final_quality}",
               file=sys.stderr)
         if not rec.fits_budget:
@@ -71,6 +71,13 @@ def compress_semantic_settings(image_path, map_path, qualities: list[int], out_p
         files.write_bytes(out, data)
         records.append({"image": image_id, "map_source": source, **rec.as_dict(), "output": str(out)})
     return _write_records(records_csv, records)
+
+
+def read_for_output(image_path, max_pixels: int = files.DEFAULT_MAX_PIXELS):
+    """The image and the metadata the workflow's JPEGs carry: its ICC profile only (the
+    colours need it; EXIF is left out of measured files). Returns ``(rgb, ImageMetadata)``."""
+    rgb, meta = files.read_image(image_path, max_pixels, with_metadata=True)
+    return rgb, meta.stripped()
 
 
 def _write_records(records_csv, records: list[dict]) -> pd.DataFrame:
@@ -85,10 +92,10 @@ def write_standard(image_path, qualities: list[int], out_paths: list, records_cs
     """Encode the image with a standard encoder at each quality (:func:`msroi.codec.jpeg.encode_standard`:
     ``jpeg`` with ``options``, the comparison baselines, or ``jpegli``). Writes the JPEGs and
     their records; returns the records."""
-    rgb = files.read_image(image_path, max_pixels)
+    rgb, meta = read_for_output(image_path, max_pixels)
     records = []
     for q, out in zip(qualities, out_paths):
-        data, rec = jpeg.encode_standard(rgb, q, encoder_name, options)
+        data, rec = jpeg.encode_standard(rgb, q, encoder_name, options, metadata=meta)
         files.write_bytes(out, data)
         records.append({"image": image_id, "map_source": "none", **rec.as_dict(), "output": str(out)})
     return _write_records(records_csv, records)

@@ -62,12 +62,16 @@ def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
 def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(), roi_path="",
                 qualities=range(1, 101), max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
     """Standard JPEG of one image at every quality in ``qualities``, scored with every metric
-    (and ROI metrics when a ROI is configured): the curve outputs are compared with at equal bytes."""
+    (and ROI metrics when a ROI is configured): the curve outputs are compared with at equal bytes.
+    Byte counts include the metadata every output of the image carries (its ICC profile), so
+    that outputs and the curve are compared as the files they are."""
+    from msroi.pipeline.compress import read_for_output
     from msroi.quality.rd import standard_sweep
 
-    rgb = files.read_image(image_path, max_pixels)
+    rgb, meta = read_for_output(image_path, max_pixels)
     roi = load_image_roi(roi_path, image_id, rgb.shape[:2])
     df = standard_sweep(rgb, options, qualities, roi=roi)
+    df["bytes"] += len(files.metadata_segments(meta))
     df.insert(0, "image", image_id)
     write_csv(out_csv, df)
     return df

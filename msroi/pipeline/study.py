@@ -129,9 +129,13 @@ def roi_crops(image_path, output_jpeg, box, out_png, label: str = "ours", option
     bytes (the highest quality whose file is not larger), and the output, cropped to ``box``
     (x0, y0, x1, y1)."""
 
-    rgb = files.read_image(image_path)
+    from msroi.pipeline.compress import read_for_output
+
+    rgb, meta = read_for_output(image_path)
     data = Path(output_jpeg).read_bytes()
-    q, std, _ = rate.fit_budget(rgb, len(data), options or jpeg.EncoderOptions(optimize=True))
+    q, std, _ = rate.fit_budget(rgb, len(data) - len(files.metadata_segments(meta)),
+                                options or jpeg.EncoderOptions(optimize=True))
+    std = files.add_metadata(std, meta)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     crops = [(rgb, "original"), (jpeg.decode(std), f"standard JPEG Q{q}, {len(std)} B"),
              (jpeg.decode(data), f"{label}, {len(data)} B")]

@@ -237,6 +237,7 @@ def map_images(
     json_paths=None,
     cache_dir=None,
     progress: bool = True,
+    max_pixels: int = settings.MAX_PIXELS,
 ) -> list[dict]:
     """Map many images with the model loaded once.
 
@@ -244,7 +245,9 @@ def map_images(
     ``<stem>.json`` top-k classes) and/or per-image ``map_paths`` (``.png`` or ``.npy``;
     overlay and JSON then go beside each map unless ``overlay_paths``/``json_paths`` are
     given, ``None`` entries skipping that output); a model (``"default"``, a ``.keras``
-    path, or a ``(model, metadata)`` pair) and the :func:`msroi_map` settings. Writes
+    path, or a ``(model, metadata)`` pair), the :func:`msroi_map` settings and the pixel
+    limit of the images (``max_pixels``). Refuses settings out of their ranges
+    (:mod:`msroi.settings`) with :class:`MsroiError`. Writes
     atomically, prints one progress line per image to stderr, reports a bad image in one
     line and carries on. Returns one dict per image: ``image``, ``ok``, ``error``, ``map``,
     ``overlay``, ``json``, ``top``.
@@ -271,7 +274,7 @@ def map_images(
             "top": [],
         }
         try:
-            rgb = read_image(path)
+            rgb = read_image(path, max_pixels)
             m, top = msroi_map(model, rgb, short_side, top_k, last_weight, metadata)
             save_map(mp, m)
             if ov is not None:

@@ -17,6 +17,7 @@ with job_log(snakemake.log[0]):
         map_paths=[out / f"{i}.png" for i in ids],
         overlay_paths=[out / f"{i}_overlay.png" for i in ids],
         json_paths=[out / f"{i}.json" for i in ids],
+        max_pixels=snakemake.params.max_pixels,
     )
     failed = [s for s in statuses if not s["ok"]]
     if failed:
