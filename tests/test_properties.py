@@ -162,3 +162,56 @@ def test_no_command_writes_to_an_input(request, seed):
             assert rc == 2
             assert sorted(p.name for p in d.iterdir()) == sorted(["img.png", "map.npy", "sub", "link.png"])
         assert rc in (0, 2)
+
+
+@st.composite
+def map_requests(draw):
+    """A ``msroi map`` command line with random valid options over one image or a directory,
+    whose outputs may name the inputs."""
+    argv = ["--top-k", str(draw(st.integers(1, 1000))), "--short-side", str(draw(st.integers(32, 2048))),
+            "--last-weight", str(draw(st.floats(0.01, 100)))]
+    source = draw(st.sampled_from(["in", "in/a.png", "in/../in/b.jpg"]))
+    if source == "in":
+        output = draw(st.sampled_from(["in", "in/..", "out", "link"]))
+        return ["map", source, "-o", output, *argv]
+    output = draw(st.sampled_from(["in/a.png", "in/b.png", "link/a.png", "m.png", "m.npy"]))
+    overlay = draw(st.sampled_from([None, "in/b.jpg", "ov.png", "in/a.png"]))
+    return ["map", source, "-o", output, *(["--overlay", overlay] if overlay else []), *argv]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(argv=map_requests(), size=st.tuples(st.integers(1, 40), st.integers(1, 40)))
+def test_map_never_writes_to_an_input(monkeypatch, argv, size):
+    """``msroi map`` with the network replaced by a constant map (the paths are what is
+    tested): the command's input images are byte-identical afterwards."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    import msroi.saliency.maps as maps
+    from msroi import cli
+
+    monkeypatch.setattr(maps, "load_classifier", lambda *a, **k: (None, {}))
+    monkeypatch.setattr(maps, "msroi_map", lambda model, rgb, *a, **k: (np.full(rgb.shape[:2], 0.5, np.float32),
+                                                                     [(0, "thing", 1.0)]))
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        (d / "in").mkdir()
+        Image.fromarray(np.full((*size, 3), 90, np.uint8)).save(d / "in" / "a.png")
+        Image.fromarray(np.full((*size, 3), 160, np.uint8)).save(d / "in" / "b.jpg")
+        (d / "link").symlink_to(d / "in")
+        inputs = list((d / "in").iterdir()) if argv[1] == "in" else [(d / argv[1]).resolve()]
+        before = {p: p.read_bytes() for p in inputs}
+        cwd = os.getcwd()
+        os.chdir(d)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                rc = cli.main(argv)
+        finally:
+            os.chdir(cwd)
+        assert {p: p.read_bytes() for p in before} == before
+        assert rc in (0, 2)
