@@ -612,6 +612,12 @@ def _overlay_onto_the_input(d):
     return ["map", "b.jpg", "-o", "m.png", "--overlay", "b.jpg"]
 
 
+def _x_and_x_overlay(d):
+    _in(d, "in/x.png")
+    _in(d, "in/x_overlay.jpg", _jpeg_photo)
+    return ["map", "in", "-o", "out"]
+
+
 def _bomb_map(d):
     _in(d, "a.png")
     _in(d, "bomb.png", _bomb)
@@ -661,6 +667,7 @@ UNSAFE = [
     Unsafe("overlay_onto_the_input", _overlay_onto_the_input, "overwrite the input", ("b.jpg",)),
     Unsafe("output_and_baseline_one_file", _compress("--baseline", "o.jpg"), "two outputs", ("o.jpg",)),
     Unsafe("prepare_dataset_onto_an_image", _prepare_dataset_onto_an_image, "overwrite the input", ("1.png",)),
+    Unsafe("map_x_next_to_x_overlay", _x_and_x_overlay, "named like the other's overlay", ("x_overlay.jpg", "x.png")),
     # 4: options that would exhaust the machine
     Unsafe("smooth_1e9", _compress("--smooth", "1e9"), r"not in \[0, 1024\]", ("--smooth",)),
     Unsafe("short_side_100000", _map("--short-side", "100000"), r"not in \[32, 2048\]", ("--short-side",)),

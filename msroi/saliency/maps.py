@@ -219,7 +219,8 @@ def output_paths(paths, out_dir=None, map_paths=None, overlay_paths=None, json_p
     for p, row in zip(paths, rows):
         for out in filter(None, row):
             if out in seen:
-                raise MsroiError(f"{p} and {seen[out]} would both write {out} (same file stem)")
+                why = "same file stem" if Path(p).stem == Path(seen[out]).stem else "one's map is named like the other's overlay"
+                raise MsroiError(f"{p} and {seen[out]} would both write {out} ({why})")
             seen[out] = p
     return rows
 
