@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_map_lift.py [--set samples|dev|both] [--repeat 5] [--cache DIR]
 
-For every map source (the production ``msroi`` map, the paper's map of design §2.2, the
+For every map source (the production ``msroi`` map, the paper's rank-combined map, the
 centre prior, and the ``msroi`` map without each of its parts) prints one row per image set:
 
 - lift = (share of the map's mass inside the boxes) / (share of the image area they cover);
@@ -18,7 +18,7 @@ centre prior, and the ``msroi`` map without each of its parts) prints one row pe
 Image sets: ``samples`` = the eight bundled samples with ``msroi/resources/sample_boxes.csv``
 (the TEST set: report, never tune); ``dev`` = ``research/mapdev`` (photos from Debian
 wallpaper packages, boxes drawn for this benchmark: the set every weight was chosen on).
-Targets (issue 19): on the samples, mean lift >= 2.5, >= the centre prior's on 7 of 8,
+Targets: on the samples, mean lift >= 2.5, >= the centre prior's on 7 of 8,
 >= 1.2 on each; pointing game 8/8; <= 0.3 s per 768 x 512 photo.
 """
 

@@ -6,12 +6,12 @@ stride, so the feature grid tiles the image exactly) and run through the fully c
 network; the top-k classes' CAMs from the last conv features and the ``gap_w`` kernel
 (:mod:`msroi.saliency.cam`) are upsampled bilinearly to the image size and combined:
 
-- ``method="msroi"`` (default, issue 19): rectified CAMs weighted by the classes' softmax
+- ``method="msroi"`` (default): rectified CAMs weighted by the classes' softmax
   scores, at two scales (short sides 224 and 320 for the default 448), sharpened by a power
   (``gamma``), pulled gently to the centre (centre prior to the power ``centre``), and faces
   found by MTCNN added as Gaussian blobs on top (:mod:`msroi.saliency.faces`); every weight
   chosen on the development set ``research/mapdev`` (docs/research.md, "Maps");
-- ``method="paper"``: the original's rank combination of design §2.2 at one scale.
+- ``method="paper"``: the rank combination of Prakash et al. (DCC 2017) at one scale.
 
 Classes are ranked and scored on the whole image resized to the model's training size
 (``input_size`` in its metadata, e.g. 224 x 224, no crop): the view the classifier was
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from msroi import settings
 from msroi.errors import InputError, MsroiError
 from msroi.files import atomic_path, read_image, resize_map, save_png, write_text
 from msroi.saliency import cam
@@ -144,7 +145,7 @@ def _resized(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 #: Map methods: "msroi" (default: the sharpened, multi-scale map of :func:`msroi_map`) and
-#: "paper" (design §2.2: the top-k CAMs combined by rank, at one scale, nothing more).
+#: "paper" (the top-k CAMs combined by rank as in the paper, at one scale, nothing more).
 METHODS = ("msroi", "paper")
 #: Defaults of the "msroi" method, each chosen on the development set ``research/mapdev``
 #: (never on the eight samples; figures in docs/research.md, section "Maps"):
@@ -173,9 +174,9 @@ def _scales(short_side: int) -> tuple[int, ...]:
 def msroi_map(
     model,
     rgb,
-    short_side: int = 448,
-    top_k: int = 5,
-    last_weight: float = 1.2,
+    short_side: int = settings.SHORT_SIDE,
+    top_k: int = settings.TOP_K,
+    last_weight: float = settings.LAST_WEIGHT,
     metadata=None,
     *,
     method: str = "msroi",
@@ -199,7 +200,7 @@ def msroi_map(
     centre prior to the power ``centre`` (0 = none), and, with ``faces``, the maximum of that
     (scaled to 0.8) and a Gaussian blob per detected face, peak = confidence
     (:mod:`msroi.saliency.faces`).
-    ``method="paper"``: design §2.2, the rank combination at ``short_side`` alone.
+    ``method="paper"``: the paper's rank combination at ``short_side`` alone.
     With ``return_info`` returns ``(map, top, info)``, ``info`` a dict: ``method``,
     ``top1_score`` and ``topk_score`` (summed softmax of the top k: how sure the classifier
     is), ``faces`` (a list of ``[x0, y0, x1, y1, confidence]``), ``confidence`` (a strong
@@ -288,7 +289,9 @@ def overlay(rgb, m) -> np.ndarray:
     return np.clip(np.rint(mix), 0, 255).astype(np.uint8)
 
 
-def _outputs(paths, out_dir, map_paths, overlay_paths, json_paths):
+def output_paths(paths, out_dir=None, map_paths=None, overlay_paths=None, json_paths=None):
+    """The ``(map, overlay, json)`` paths :func:`map_images` writes for each image (overlay or
+    json None when not written). Raises :class:`MsroiError` when two images would write one file."""
     n = len(paths)
     for name, given in (("map_paths", map_paths), ("overlay_paths", overlay_paths), ("json_paths", json_paths)):
         if given is not None and len(given) != n:
@@ -306,7 +309,8 @@ def _outputs(paths, out_dir, map_paths, overlay_paths, json_paths):
     for p, row in zip(paths, rows):
         for out in filter(None, row):
             if out in seen:
-                raise MsroiError(f"{p} and {seen[out]} would both write {out} (same file stem)")
+                why = "same file stem" if Path(p).stem == Path(seen[out]).stem else "one's map is named like the other's overlay"
+                raise MsroiError(f"{p} and {seen[out]} would both write {out} ({why})")
             seen[out] = p
     return rows
 
@@ -316,9 +320,9 @@ def map_images(
     out_dir=None,
     model="default",
     *,
-    short_side: int = 448,
-    top_k: int = 5,
-    last_weight: float = 1.2,
+    short_side: int = settings.SHORT_SIDE,
+    top_k: int = settings.TOP_K,
+    last_weight: float = settings.LAST_WEIGHT,
     map_paths=None,
     overlay_paths=None,
     json_paths=None,
@@ -328,6 +332,7 @@ def map_images(
     gamma: float = GAMMA,
     centre: float = CENTRE,
     faces: bool = True,
+    max_pixels: int = settings.MAX_PIXELS,
 ) -> list[dict]:
     """Map many images with the model loaded once.
 
@@ -335,15 +340,22 @@ def map_images(
     ``<stem>.json`` top-k classes) and/or per-image ``map_paths`` (``.png`` or ``.npy``;
     overlay and JSON then go beside each map unless ``overlay_paths``/``json_paths`` are
     given, ``None`` entries skipping that output); a model (``"default"``, a ``.keras``
-    path, or a ``(model, metadata)`` pair) and the :func:`msroi_map` settings. The JSON
-    holds the top-k classes, the faces found and the map's ``confidence`` (see
-    :func:`msroi_map`'s ``info``). Writes
+    path, or a ``(model, metadata)`` pair), the :func:`msroi_map` settings and the pixel
+    limit of the images (``max_pixels``). Refuses settings out of their ranges
+    (:mod:`msroi.settings`) with :class:`MsroiError`. The JSON holds the top-k classes, the
+    faces found and the map's ``confidence`` (see :func:`msroi_map`'s ``info``). Writes
     atomically, prints one progress line per image to stderr, reports a bad image in one
     line and carries on. Returns one dict per image: ``image``, ``ok``, ``error``, ``map``,
     ``overlay``, ``json``, ``top``.
     """
+    for name, value, bounds in (("short_side", short_side, settings.SHORT_SIDE_RANGE),
+                                ("top_k", top_k, settings.TOP_K_RANGE),
+                                ("last_weight", last_weight, settings.LAST_WEIGHT_RANGE)):
+        problem = settings.check_range(name, value, bounds)
+        if problem:
+            raise MsroiError(problem)
     paths = [Path(p) for p in paths]
-    rows = _outputs(paths, out_dir, map_paths, overlay_paths, json_paths)
+    rows = output_paths(paths, out_dir, map_paths, overlay_paths, json_paths)
     model, metadata = model if isinstance(model, tuple) else load_classifier(model, cache_dir)
     status = []
     for i, (path, (mp, ov, js)) in enumerate(zip(paths, rows), start=1):
@@ -358,7 +370,7 @@ def map_images(
             "top": [],
         }
         try:
-            rgb = read_image(path)
+            rgb = read_image(path, max_pixels)
             m, top, *more = msroi_map(
                 model,
                 rgb,

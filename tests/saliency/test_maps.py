@@ -170,7 +170,7 @@ def test_map_images_explicit_paths_and_collisions(classifier, tmp_path):
         map_images([tmp_path / "a.png", tmp_path / "a.jpg"], tmp_path / "o", model=classifier)
 
 
-# --- issue 19: maps that find what people look at -------------------------------------------
+# --- maps that find what people look at: faces, lift, pointing game ---
 
 
 def _sample(name):
