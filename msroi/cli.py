@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from msroi import cli_batch
 from msroi.errors import InputError, MsroiError
 
 EXIT_USER_ERROR = 2
@@ -21,70 +22,6 @@ def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subsampling", choices=["4:2:0", "4:2:2", "4:4:4"], default="4:2:0", help="chroma subsampling (default 4:2:0)")
     p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=True, help="optimise Huffman tables (default: on)")
     p.add_argument("--progressive", action="store_true", help="write a progressive JPEG (default: baseline)")
-
-
-def _encoder_options(args):
-    from msroi.codec.jpeg import EncoderOptions
-
-    return EncoderOptions(subsampling=args.subsampling, optimize=args.optimize, progressive=args.progressive)
-
-
-def _check_output(path: Path, *inputs: Path) -> None:
-    for i in inputs:
-        if i is not None and Path(i).exists() and Path(path).resolve() == Path(i).resolve():
-            raise InputError(path, "output would overwrite an input file")
-
-
-def _compress_semantic(rgb, sal, args):
-    from msroi.codec import jpeg, rate
-    from msroi.codec.semantic import encode_semantic
-
-    options = _encoder_options(args)
-    baseline = jpeg.encode(rgb, args.base_quality, options)
-    threshold = 0.0 if args.threshold_pct is None else args.threshold_pct
-    budget = rate.budget_bytes(len(baseline), threshold)
-    data, info = encode_semantic(rgb, sal, budget, ratio=args.ratio, smooth=args.smooth)
-    rec = {"method": "semantic", "base_quality": args.base_quality, "threshold_pct": threshold, "ratio": args.ratio, "smooth": args.smooth,
-           "bytes": len(data), "final_quality": info["table_quality"], "base_bytes": len(baseline),
-           "budget_bytes": budget, "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
-           **options.as_dict()}
-    return data, baseline, rec
-
-
-def cmd_compress(args) -> int:
-    from msroi.codec import original
-    from msroi import files
-    from msroi.saliency import priors
-
-    _check_output(args.output, args.image, args.map)
-    rgb = files.read_image(args.image, args.max_pixels)
-    if args.map is not None:
-        sal = files.read_map(args.map, rgb.shape[:2])
-    else:
-        sal = priors.prior_map(args.prior, rgb.shape[:2])
-    if args.method == "original":
-        threshold = 1.0 if args.threshold_pct is None else args.threshold_pct
-        data, baseline, rec = original.compress_original(rgb, sal, args.selection, args.base_quality, threshold, _encoder_options(args))
-    else:
-        data, baseline, rec = _compress_semantic(rgb, sal, args)
-    rec.update(image=str(args.image), map=str(args.map) if args.map else f"prior:{args.prior}", output=str(args.output))
-    if not rec["fits_budget"]:
-        if args.json:
-            print(json.dumps(rec, indent=2))
-        raise MsroiError(
-            f"{args.image}: no JPEG fits the budget of {rec['budget_bytes']} bytes "
-            f"(the smallest is {rec['bytes']} bytes); nothing written"
-        )
-    files.write_bytes(args.output, data)
-    if args.baseline:
-        files.write_bytes(args.baseline, baseline)
-        rec["baseline"] = str(args.baseline)
-    if args.json:
-        print(json.dumps(rec, indent=2))
-    else:
-        print(f"{args.output}: {rec['bytes']} bytes at Q{rec['final_quality']} "
-              f"(baseline Q{rec['base_quality']}: {rec['base_bytes']} bytes, budget {rec['budget_bytes']})")
-    return 0
 
 
 def cmd_map(args) -> int:
@@ -196,25 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("compress", help="compress one image guided by a saliency map")
-    p.add_argument("image", type=Path)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--map", type=Path, help="saliency map: 8/16-bit PNG or float .npy, any size (resized to the image)")
+    p = sub.add_parser("compress", help="compress images or directories, guided by a saliency map (msroi's own unless --map/--prior)")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files and/or directories of images")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--map", type=Path, help="saliency map: 8/16-bit PNG or float .npy, any size (resized to the image); "
+                     "for several images a directory of maps named by image stem (default: the msroi map of --model)")
     src.add_argument("--prior", choices=["uniform", "center"], help="use a prior map instead of a file")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG for one input file, else the output directory (the input tree mirrored, .jpg names)")
     p.add_argument("--baseline", type=Path, help="also write standard JPEG at the base quality here")
     p.add_argument("--method", choices=["semantic", "original"], default="semantic",
                    help="semantic (default): DCT-domain rate-distortion allocation steered by the map; original: the paper's mosaic + re-encode")
     p.add_argument("--selection", type=int, choices=range(1, 7), default=3, metavar="1..6", help="original method: selection model (default 3, deciles)")
     p.add_argument("--ratio", type=float, default=6.0, help="semantic method: weight of the most salient 8x8 block relative to the least (default 6; 1 = no semantics)")
     p.add_argument("--smooth", type=float, default=64.0, help="semantic method: Gaussian blur (sigma, pixels) of the map's block means before ranking (default 64)")
-    p.add_argument("--base-quality", type=int, default=50, choices=range(1, 101), metavar="1..100", help="quality of the baseline that sets the budget (default 50)")
     p.add_argument("--threshold-pct", type=float, default=None,
                    help="allowed size over the baseline, in percent (default: 0 = never larger for semantic; 1 for original)")
     p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images with more pixels (default 1e8)")
-    p.add_argument("--json", action="store_true", help="print the result record as JSON")
+    p.add_argument("--json", action="store_true", help="print one JSON record per image (JSON lines)")
     _encoder_args(p)
-    p.set_defaults(func=cmd_compress)
+    cli_batch.add_arguments(p)
+    p.set_defaults(func=cli_batch.cmd_compress)
 
     p = sub.add_parser("map", help="MSROI maps (+ overlays and top-k classes) for images or directories")
     p.add_argument("inputs", nargs="+", type=Path, help="image files and/or directories of images")

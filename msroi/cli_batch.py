@@ -1,0 +1,135 @@
+"""``msroi compress``: images and directories in, JPEGs out (logic in :mod:`msroi.pipeline.batch`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from msroi.errors import InputError, MsroiError
+
+EXIT_FAILED = 2
+
+
+def _size(text: str) -> int:
+    from msroi.pipeline.batch import parse_size
+
+    try:
+        return parse_size(text)
+    except MsroiError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--size: ")) from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the batch and target options to the ``compress`` parser: -r, -j, -q, --model,
+    --cache, and one of --quality (alias --base-quality) / --size / --bpp, with --max-quality."""
+    p.add_argument("-r", "--recursive", action="store_true", help="compress the images of subdirectories too (the tree is mirrored)")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="worker processes over images (default: $MSROI_THREADS, else all cores); outputs do not depend on it")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, result line or summary (errors still print)")
+    p.add_argument("--model", default="default",
+                   help="classifier for the built-in map: 'default' (bundled ImageNet EfficientNet-Lite0) or a .keras model from `msroi train`")
+    p.add_argument("--cache", type=Path, help="where the converted default model is cached (default $MSROI_CACHE or ~/.cache/msroi)")
+    t = p.add_mutually_exclusive_group()
+    t.add_argument("--quality", "--base-quality", dest="base_quality", type=int, choices=range(1, 101), metavar="1..100",
+                   help="budget: the size of standard JPEG at this quality (default 50)")
+    t.add_argument("--size", type=_size, metavar="BYTES",
+                   help="budget: this many bytes per image, e.g. 150k (k = 1024 bytes, M = 1024^2; 128 bytes .. 1 GiB)")
+    t.add_argument("--bpp", type=float, metavar="B", help="budget: B bits per pixel, i.e. B x width x height / 8 bytes (0 < B <= 24)")
+    p.add_argument("--max-quality", type=int, choices=range(1, 101), metavar="1..100",
+                   help="with --size/--bpp: never spend more than standard JPEG at this quality would")
+
+
+def target(args):
+    """The :class:`~msroi.pipeline.batch.Target` of the parsed options (MsroiError when they clash)."""
+    from msroi.pipeline.batch import Target
+
+    if args.size is not None or args.bpp is not None:
+        if args.threshold_pct is not None:
+            raise MsroiError("--threshold-pct applies to --quality only")
+        kind, value = ("size", args.size) if args.size is not None else ("bpp", args.bpp)
+        return Target(kind, value, max_quality=args.max_quality)
+    if args.max_quality is not None:
+        raise MsroiError("--max-quality applies to --size and --bpp only (with --quality the budget is that quality)")
+    threshold = args.threshold_pct if args.threshold_pct is not None else (1.0 if args.method == "original" else 0.0)
+    return Target("quality", args.base_quality or 50, threshold_pct=threshold)
+
+
+def settings(args):
+    """The :class:`~msroi.pipeline.batch.Settings` of the parsed options."""
+    from msroi.codec.jpeg import EncoderOptions
+    from msroi.pipeline.batch import Settings
+
+    is_dir = args.map is not None and args.map.is_dir()
+    return Settings(method=args.method, target=target(args), selection=args.selection, ratio=args.ratio,
+                    smooth=args.smooth, options=EncoderOptions(args.subsampling, args.optimize, args.progressive),
+                    map_file=None if is_dir else args.map, map_dir=args.map if is_dir else None, prior=args.prior,
+                    model=args.model, cache_dir=args.cache, max_pixels=args.max_pixels)
+
+
+def _jobs(args) -> int:
+    from msroi.pipeline.batch import default_jobs
+
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if not 1 <= jobs <= 256:
+        raise MsroiError(f"-j/--jobs must be in 1..256, got {jobs}")
+    return jobs
+
+
+def _prepare_model(s, jobs: int, n: int) -> None:
+    """Check a model file before work starts; convert the default model once, before workers start."""
+    if not s.needs_model:
+        return
+    if str(s.model) != "default":
+        if not Path(s.model).is_file():
+            raise InputError(s.model, "no such model file")
+        return
+    if min(jobs, n) > 1:
+        from msroi.saliency.networks.efficientnet_lite0 import default_model_path
+
+        default_model_path(s.cache_dir)
+
+
+def cmd_compress(args) -> int:
+    """Run ``msroi compress``; returns the exit status (2 when any image failed)."""
+    from msroi.pipeline import batch
+
+    s = settings(args)
+    single = batch.output_is_file(args.inputs, args.output)
+    if args.map is not None and not args.map.is_dir() and not single:
+        raise MsroiError("--map FILE needs one input image and a .jpg output; for several images give a directory of maps named by image stem")
+    if args.baseline is not None and not single:
+        raise MsroiError("--baseline needs one input image and a .jpg output")
+    model_file = None if not s.needs_model or str(s.model) == "default" else s.model
+    pairs = batch.plan(args.inputs, args.output, args.recursive, protect=[args.map, model_file])
+    if args.baseline is not None:
+        if Path(args.baseline).resolve() == Path(args.output).resolve():
+            raise MsroiError(f"{args.baseline}: --baseline and -o name the same file")
+        batch.plan([args.inputs[0]], args.baseline, protect=[args.map, model_file])
+    jobs = _jobs(args)
+    _prepare_model(s, jobs, len(pairs))
+    bar, advance = batch.progress_bar(len(pairs), not (args.quiet or single) and sys.stderr.isatty())
+
+    def on_done(rec):
+        advance(rec)
+        if args.json and (rec["ok"] or not single):
+            print(json.dumps(_with_baseline(rec, args.baseline)), flush=True)
+
+    t0 = time.perf_counter()
+    with bar if bar is not None else contextlib.nullcontext():
+        records = batch.run(pairs, s, jobs, on_done, baselines=[args.baseline] if single else None, debug=args.debug)
+    if single and records[0]["ok"] and not (args.json or args.quiet):
+        r = records[0]
+        print(f"{r['output']}: {r['bytes']} bytes at Q{r['final_quality']} "
+              f"(standard JPEG Q{r['base_quality']}: {r['base_bytes']} bytes, budget {r['budget_bytes']})")
+    if not single and not args.quiet:
+        print(batch.summary_text(batch.summary(records, time.perf_counter() - t0), s.target), file=sys.stderr)
+    return 0 if all(r["ok"] for r in records) else EXIT_FAILED
+
+
+def _with_baseline(rec: dict, baseline) -> dict:
+    return {**rec, "baseline": str(baseline)} if baseline is not None and rec["ok"] else rec
+
