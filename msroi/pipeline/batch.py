@@ -39,6 +39,11 @@ MAX_BPP = 24.0
 _UNITS = {"": 1, "k": 1024, "m": 1024 * 1024}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmM]?)[bB]?\s*$")
 
+#: Columns of the per-image table.
+TABLE_COLUMNS = ["image", "output", "ok", "error", "bytes", "input_bytes", "final_quality", "base_quality",
+                 "base_bytes", "budget_bytes", "target", "target_value", "method", "map", "width", "height",
+                 "bpp", "seconds"]
+
 #: What a process keeps between images: the settings and the classifier, loaded once.
 _STATE: dict = {}
 
@@ -431,10 +436,15 @@ def write_table(records: list[dict], path) -> None:
     """Write the records as a CSV (one row per image, failed ones with their error)."""
     import pandas as pd
 
-    columns = ["image", "output", "ok", "error", "bytes", "input_bytes", "final_quality", "base_quality",
-               "base_bytes", "budget_bytes", "target", "target_value", "method", "map", "width", "height",
-               "bpp", "seconds"]
-    files.write_csv(path, pd.DataFrame(records).reindex(columns=columns))
+    files.write_csv(path, _whole_numbers(pd.DataFrame(records).reindex(columns=TABLE_COLUMNS)))
+
+
+def _whole_numbers(df):
+    import pandas as pd
+
+    for c in ("bytes", "input_bytes", "final_quality", "base_quality", "base_bytes", "budget_bytes", "width", "height"):
+        df[c] = pd.to_numeric(df[c]).astype("Int64")
+    return df
 
 
 def progress_bar(total: int, enabled: bool):
@@ -456,3 +466,56 @@ def progress_bar(total: int, enabled: bool):
         bar.advance(task)
 
     return bar, advance
+
+
+# ----------------------------------------------------------------------------- workflow stages
+
+
+def target_from(quality: int = 50, size="", bpp: float = 0.0, max_quality: int = 0,
+                threshold_pct: float = 0.0) -> Target:
+    """The target of the workflow's production settings: ``size`` when set (e.g. '150k'),
+    else ``bpp`` when > 0, else ``quality``; ``max_quality`` 0 means no cap."""
+    cap = int(max_quality) or None
+    if str(size or "").strip():
+        return Target("size", parse_size(size), max_quality=cap)
+    if bpp and bpp > 0:
+        return Target("bpp", float(bpp), max_quality=cap)
+    return Target("quality", int(quality), threshold_pct=float(threshold_pct))
+
+
+def compress_chunk(pairs, settings: dict, table) -> list[dict]:
+    """Workflow stage: compress ``(image, output JPEG)`` pairs in this process (one
+    classifier load) with ``settings`` (keyword arguments of :class:`Settings`, ``target``
+    a dict for :func:`target_from`, ``options`` a dict for EncoderOptions), print one line
+    per image to stderr, and write the records to the CSV ``table``. Returns the records."""
+    kw = dict(settings)
+    kw["target"] = target_from(**kw.get("target", {}))
+    kw["options"] = EncoderOptions(**kw.get("options", {}))
+    for key in ("map_file", "map_dir", "cache_dir"):
+        kw[key] = Path(kw[key]) if kw.get(key) else None
+    pairs = [(Path(s), Path(d)) for s, d in pairs]
+    done = iter(range(1, len(pairs) + 1))
+
+    def line(rec):
+        what = f"{rec['bytes']} bytes at Q{rec['final_quality']}" if rec["ok"] else f"error: {rec['error']}"
+        print(f"[{next(done)}/{len(pairs)}] {rec['image']}: {what}", file=sys.stderr, flush=True)
+
+    records = run(pairs, Settings(**kw), jobs=1, on_done=line)
+    write_table(records, table)
+    return records
+
+
+def merge_tables(tables, out_csv):
+    """Workflow stage: concatenate per-chunk CSVs into ``out_csv`` (sorted by image) and
+    print the run's summary to stderr; returns the table."""
+    import pandas as pd
+
+    parts = [pd.read_csv(t, keep_default_na=False, na_values=[""]) for t in tables]
+    df = _whole_numbers(pd.concat(parts, ignore_index=True).sort_values("image", kind="stable"))
+    df["error"] = df["error"].fillna("")
+    files.write_csv(out_csv, df)
+    ok = df["ok"].astype(str).str.lower() == "true"
+    print(f"{int(ok.sum())} of {len(df)} images compressed, {int((~ok).sum())} failed", file=sys.stderr)
+    for err in df.loc[~ok, "error"]:
+        print(f"failed: {err}", file=sys.stderr)
+    return df
