@@ -64,12 +64,13 @@ class Target:
         check_target(self)
 
     def describe(self) -> str:
-        """The target as a user would write it: 'Q50', '150 KiB', '0.8 bpp'."""
+        """The target in words: 'standard JPEG at Q50', '--size 153600 bytes', '--bpp 0.8'."""
         if self.kind == "quality":
-            return f"Q{int(self.value)}"
+            return f"standard JPEG at Q{int(self.value)}"
+        cap = f", --max-quality {self.max_quality}" if self.max_quality else ""
         if self.kind == "size":
-            return format_size(int(self.value))
-        return f"{self.value:g} bpp"
+            return f"--size {int(self.value)} bytes{cap}"
+        return f"--bpp {self.value:g}{cap}"
 
 
 def check_target(target: Target) -> None:
@@ -153,8 +154,8 @@ def collect_inputs(inputs, recursive: bool = False, exclude=None) -> list[tuple[
     """Expand files and directories into ``(image, path relative to the output root)``.
 
     A file given directly maps to its name; a directory's images (by suffix; in its whole
-    tree with ``recursive``) map to their path inside it. Files under ``exclude`` (the output
-    directory) are skipped. Raises MsroiError for a missing input or when nothing is found.
+    tree with ``recursive``) map to their path inside it. Files under ``exclude`` (an output
+    directory inside an input directory) are skipped. Raises MsroiError for a missing input or when nothing is found.
     """
     exclude = Path(exclude).resolve() if exclude is not None else None
     found = []
@@ -173,6 +174,8 @@ def collect_inputs(inputs, recursive: bool = False, exclude=None) -> list[tuple[
 
 def _images_in(directory: Path, recursive: bool, exclude: Path | None) -> list[Path]:
     candidates = directory.rglob("*") if recursive else directory.iterdir()
+    if exclude == directory.resolve():  # writing into the input tree itself: the overwrite check decides
+        exclude = None
     out = []
     for p in candidates:
         if not p.is_file() or p.suffix.lower() not in files.IMAGE_SUFFIXES:
@@ -246,8 +249,8 @@ def compress_file(src, dst, settings: Settings, baseline=None) -> dict:
     budget, ref_q, ref_data = target_budget(rgb, settings.target, settings.options)
     data, final_q, fits = encode(rgb, sal, budget, settings)
     if not fits:
-        raise MsroiError(f"{src}: no JPEG fits the budget of {budget} bytes for {settings.target.describe()} "
-                         f"(the smallest is {len(data)} bytes); nothing written")
+        raise MsroiError(f"{src}: no JPEG fits the budget of {budget} bytes ({settings.target.describe()}); "
+                         f"the smallest is {len(data)} bytes; nothing written")
     files.write_bytes(dst, data)
     if baseline is not None and ref_data is not None:
         files.write_bytes(baseline, ref_data)
@@ -423,8 +426,7 @@ def summary_text(s: dict, target: Target) -> str:
     lines = [f"{s['done']} of {s['images']} images compressed, {s['failed']} failed; "
              f"{format_size(s['input_bytes'])} in, {format_size(s['output_bytes'])} out"]
     if s["mean_saved_bytes"] is not None:
-        what = (f"standard JPEG at {target.describe()}" if target.kind == "quality"
-                else f"the best standard JPEG within {target.describe()}")
+        what = target.describe() if target.kind == "quality" else "the best standard JPEG within each budget"
         m, pct = s["mean_saved_bytes"], s["saved_pct"]
         lines.append(f"vs {what}: {format_size(abs(m))} {'smaller' if m >= 0 else 'larger'} per image on average "
                      f"({abs(pct):.1f}%)")
