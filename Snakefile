@@ -34,6 +34,7 @@ include: "workflow/rules/maps.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/study.smk"
+include: "workflow/rules/production_common.smk"
 include: "workflow/rules/production.smk"
 
 
