@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--map", type=Path, help="saliency map: 8/16-bit PNG or float .npy, any size (resized to the image); "
                      "for several images a directory of maps named by image stem (default: the msroi map of --model)")
     src.add_argument("--prior", choices=["uniform", "center"], help="use a prior map instead of a file")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG for one input file, else the output directory (the input tree mirrored, .jpg names)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG for one input file (a name with a suffix, e.g. out.jpg), else the output directory (the input tree mirrored, .jpg names)")
     p.add_argument("--baseline", type=Path, help="also write standard JPEG at the base quality here")
     p.add_argument("--method", choices=["semantic", "original"], default="semantic",
                    help="semantic (default): DCT-domain rate-distortion allocation steered by the map; original: the paper's mosaic + re-encode")

@@ -100,9 +100,9 @@ def cmd_compress(args) -> int:
     s = settings(args)
     single = batch.output_is_file(args.inputs, args.output)
     if args.map is not None and not args.map.is_dir() and not single:
-        raise MsroiError("--map FILE needs one input image and a .jpg output; for several images give a directory of maps named by image stem")
+        raise MsroiError("--map FILE needs one input image and an output file name (out.jpg); for several images give a directory of maps named by image stem")
     if args.baseline is not None and not single:
-        raise MsroiError("--baseline needs one input image and a .jpg output")
+        raise MsroiError("--baseline needs one input image and an output file name (out.jpg)")
     model_file = None if not s.needs_model or str(s.model) == "default" else s.model
     pairs = batch.plan(args.inputs, args.output, args.recursive, protect=[args.map, model_file])
     if args.baseline is not None:

@@ -196,3 +196,19 @@ def test_msroi_maps_two_workers_byte_identical_and_equal_to_two_steps(tmp_path, 
     r = run("compress", photos / "cat.png", "--map", tmp_path / "cat.png", "-o", tmp_path / "cat.jpg")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "cat.jpg").read_bytes() == (outs[1] / "cat.jpg").read_bytes()
+
+
+def test_map_directory_gives_each_image_its_own_map(tmp_path, photos):
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    rng = np.random.default_rng(0)
+    for stem in ("cat", "cup"):
+        np.save(maps / f"{stem}.npy", rng.random((12, 18)))
+    out = tmp_path / "out"
+    r = run("compress", photos, "-o", out, "--map", maps, "-j", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    for stem, src in (("cat", "cat.png"), ("cup", "cup.jpg")):
+        one = tmp_path / f"{stem}.jpg"
+        assert run("compress", photos / src, "--map", maps / f"{stem}.npy", "-o", one).returncode == 0
+        assert one.read_bytes() == (out / f"{stem}.jpg").read_bytes()
+    assert run("compress", photos, "-o", tmp_path / "x", "--map", maps / "cat.npy").returncode == 2

@@ -154,8 +154,9 @@ def collect_inputs(inputs, recursive: bool = False, exclude=None) -> list[tuple[
     """Expand files and directories into ``(image, path relative to the output root)``.
 
     A file given directly maps to its name; a directory's images (by suffix; in its whole
-    tree with ``recursive``) map to their path inside it. Files under ``exclude`` (an output
-    directory inside an input directory) are skipped. Raises MsroiError for a missing input or when nothing is found.
+    tree with ``recursive``) map to their path inside it; hidden files and directories are
+    skipped, and so are files under ``exclude`` (an output directory inside an input
+    directory). Raises MsroiError for a missing input or when nothing is found.
     """
     exclude = Path(exclude).resolve() if exclude is not None else None
     found = []
@@ -190,11 +191,10 @@ def _images_in(directory: Path, recursive: bool, exclude: Path | None) -> list[P
 
 def output_is_file(inputs, output) -> bool:
     """True when ``output`` names one JPEG file: one input that is a file, and an output
-    that is not an existing directory and ends in .jpg/.jpeg."""
+    that is not an existing directory and has a suffix (``out.jpg``; ``out`` is a directory)."""
     inputs = [Path(p) for p in inputs]
     output = Path(output)
-    return (len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir()
-            and output.suffix.lower() in (".jpg", ".jpeg"))
+    return len(inputs) == 1 and not inputs[0].is_dir() and not output.is_dir() and output.suffix != ""
 
 
 def plan(inputs, output, recursive: bool = False, protect=()) -> list[tuple[Path, Path]]:
