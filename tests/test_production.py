@@ -103,3 +103,13 @@ def test_production_config_is_validated(tmp_path, photos):
         {"mode": "compress", "images": str(photos), "production": {"size": "lots"}}))
     r = snakemake(run_dir, "-n", check=False)
     assert r.returncode != 0 and "size" in r.stderr + r.stdout and "lots" in r.stderr + r.stdout
+
+
+def test_slurm_profile_plans_from_an_empty_directory(tmp_path, photos):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(run_dir), "--workflow-profile",
+           str(REPO / "workflow/profiles/slurm"), "--config", f"images={photos}", "mode=compress", "-n"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=run_dir)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "production_chunk" in r.stdout + r.stderr
