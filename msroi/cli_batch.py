@@ -99,16 +99,7 @@ def cmd_compress(args) -> int:
 
     s = settings(args)
     single = batch.output_is_file(args.inputs, args.output)
-    if args.map is not None and not args.map.is_dir() and not single:
-        raise MsroiError("--map FILE needs one input image and an output file name (out.jpg); for several images give a directory of maps named by image stem")
-    if args.baseline is not None and not single:
-        raise MsroiError("--baseline needs one input image and an output file name (out.jpg)")
-    model_file = None if not s.needs_model or str(s.model) == "default" else s.model
-    pairs = batch.plan(args.inputs, args.output, args.recursive, protect=[args.map, model_file])
-    if args.baseline is not None:
-        if Path(args.baseline).resolve() == Path(args.output).resolve():
-            raise MsroiError(f"{args.baseline}: --baseline and -o name the same file")
-        batch.plan([args.inputs[0]], args.baseline, protect=[args.map, model_file])
+    pairs = _plan(args, s, single)
     jobs = _jobs(args)
     _prepare_model(s, jobs, len(pairs))
     bar, advance = batch.progress_bar(len(pairs), not (args.quiet or single) and sys.stderr.isatty())
@@ -121,13 +112,39 @@ def cmd_compress(args) -> int:
     t0 = time.perf_counter()
     with bar if bar is not None else contextlib.nullcontext():
         records = batch.run(pairs, s, jobs, on_done, baselines=[args.baseline] if single else None, debug=args.debug)
-    if single and records[0]["ok"] and not (args.json or args.quiet):
-        r = records[0]
-        print(f"{r['output']}: {r['bytes']} bytes at Q{r['final_quality']} "
-              f"(standard JPEG Q{r['base_quality']}: {r['base_bytes']} bytes, budget {r['budget_bytes']})")
-    if not single and not args.quiet:
-        print(batch.summary_text(batch.summary(records, time.perf_counter() - t0), s.target), file=sys.stderr)
+    if not args.quiet:
+        _report(records, s.target, single, args.json, time.perf_counter() - t0)
     return 0 if all(r["ok"] for r in records) else EXIT_FAILED
+
+
+def _plan(args, s, single: bool):
+    """The (image, output) pairs, after every check that must pass before work starts."""
+    from msroi.pipeline import batch
+
+    if args.map is not None and not args.map.is_dir() and not single:
+        raise MsroiError("--map FILE needs one input image and an output file name (out.jpg); "
+                         "for several images give a directory of maps named by image stem")
+    if args.baseline is not None and not single:
+        raise MsroiError("--baseline needs one input image and an output file name (out.jpg)")
+    model_file = None if not s.needs_model or str(s.model) == "default" else s.model
+    pairs = batch.plan(args.inputs, args.output, args.recursive, protect=[args.map, model_file])
+    if args.baseline is not None:
+        if Path(args.baseline).resolve() == Path(args.output).resolve():
+            raise MsroiError(f"{args.baseline}: --baseline and -o name the same file")
+        batch.plan([args.inputs[0]], args.baseline, protect=[args.map, model_file])
+    return pairs
+
+
+def _report(records, target, single: bool, as_json: bool, seconds: float) -> None:
+    """One result line on stdout for a single image, else the summary on stderr."""
+    from msroi.pipeline import batch
+
+    if not single:
+        print(batch.summary_text(batch.summary(records, seconds), target), file=sys.stderr)
+    elif records[0]["ok"] and not as_json:
+        r = records[0]
+        ref = f"standard JPEG Q{r['base_quality']}: {r['base_bytes']} bytes, " if r["base_quality"] else ""
+        print(f"{r['output']}: {r['bytes']} bytes at Q{r['final_quality']} ({ref}budget {r['budget_bytes']})")
 
 
 def _with_baseline(rec: dict, baseline) -> dict:
