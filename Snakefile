@@ -1,6 +1,9 @@
 # msroi: semantic perceptual JPEG compression as a batch pipeline.
 # Run: snakemake --workflow-profile workflow/profiles/default (keep-going, rerun-incomplete)
-# (settings in config/config.yaml, documented in config/README.md).
+# (settings in config/config.yaml, documented in config/README.md). From any directory:
+# snakemake -s CHECKOUT/Snakefile --directory RUN; RUN/config/config.yaml is used when it
+# exists, else the bundled default next to this file.
+import os
 import sys
 
 from snakemake.utils import min_version, validate
@@ -13,7 +16,12 @@ sys.path.insert(0, workflow.basedir)
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+CONFIGFILE = "config/config.yaml"
+if not os.path.exists(CONFIGFILE):
+    CONFIGFILE = os.path.join(workflow.basedir, CONFIGFILE)
+
+
+configfile: CONFIGFILE
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -26,13 +34,20 @@ include: "workflow/rules/maps.smk"
 include: "workflow/rules/compress.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/study.smk"
+include: "workflow/rules/production_common.smk"
+include: "workflow/rules/production.smk"
+
+
+STUDY_TARGETS = [
+    "results/inputs.csv",
+    "results/metrics.csv",
+    "results/summary.csv",
+    "results/bdrate.csv",
+    "results/eval/rd.csv",
+]
 
 
 rule all:
     default_target: True
     input:
-        "results/inputs.csv",
-        "results/metrics.csv",
-        "results/summary.csv",
-        "results/bdrate.csv",
-        "results/eval/rd.csv",
+        PRODUCTION_TABLE if config["mode"] == "compress" else STUDY_TARGETS,

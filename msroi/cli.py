@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from msroi import settings
+from msroi import cli_batch, settings
 from msroi.errors import InputError, MsroiError
 
 EXIT_USER_ERROR = 2
@@ -40,57 +40,6 @@ def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subsampling", choices=["4:2:0", "4:2:2", "4:4:4"], default="4:2:0", help="chroma subsampling (default 4:2:0)")
     p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=settings.OPTIMIZE, help="optimise Huffman tables (default: on)")
     p.add_argument("--progressive", action="store_true", help="write a progressive JPEG (default: baseline)")
-
-
-def _encoder_options(args):
-    from msroi.codec.jpeg import EncoderOptions
-
-    return EncoderOptions(subsampling=args.subsampling, optimize=args.optimize, progressive=args.progressive)
-
-
-def cmd_compress(args) -> int:
-    from msroi import files
-    from msroi.codec import original, semantic
-    from msroi.saliency import priors
-
-    files.check_outputs([args.output, args.baseline], [args.image, args.map])
-    options = _encoder_options(args)
-    if args.method == "semantic":
-        semantic.check_options(options)
-    rgb, metadata = files.read_image(args.image, args.max_pixels, with_metadata=True)
-    if args.strip_metadata:
-        metadata = metadata.stripped()
-    if args.map is not None:
-        sal = files.read_map(args.map, rgb.shape[:2], args.max_pixels)
-    else:
-        sal = priors.prior_map(args.prior, rgb.shape[:2])
-    if args.method == "original":
-        threshold = 1.0 if args.threshold_pct is None else args.threshold_pct
-        data, baseline, record = original.compress_original(rgb, sal, args.selection, args.base_quality, threshold,
-                                                            options, metadata=metadata)
-    else:
-        threshold = 0.0 if args.threshold_pct is None else args.threshold_pct
-        data, baseline, record = semantic.compress_semantic(rgb, sal, args.base_quality, threshold, args.ratio,
-                                                            args.smooth, options, metadata=metadata)
-    rec = {**record.as_dict(), "image": str(args.image), "map": str(args.map) if args.map else f"prior:{args.prior}",
-           "output": str(args.output)}
-    if not rec["fits_budget"]:
-        if args.json:
-            print(json.dumps(rec, indent=2))
-        raise MsroiError(
-            f"{args.image}: no JPEG fits the budget of {rec['budget_bytes']} bytes "
-            f"(the smallest is {rec['bytes']} bytes); nothing written"
-        )
-    files.write_bytes(args.output, data)
-    if args.baseline:
-        files.write_bytes(args.baseline, baseline)
-        rec["baseline"] = str(args.baseline)
-    if args.json:
-        print(json.dumps(rec, indent=2))
-    else:
-        print(f"{args.output}: {rec['bytes']} bytes at Q{rec['final_quality']} "
-              f"(baseline Q{rec['base_quality']}: {rec['base_bytes']} bytes, budget {rec['budget_bytes']})")
-    return 0
 
 
 def cmd_map(args) -> int:
@@ -238,12 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("compress", help="compress one image guided by a saliency map")
-    p.add_argument("image", type=Path)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--map", type=Path, help="saliency map: 8/16-bit PNG or float .npy, any size (resized to the image)")
+    p = sub.add_parser("compress", help="compress images or directories, guided by a saliency map (msroi's own unless --map/--prior)")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files and/or directories of images")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--map", type=Path, help="saliency map: 8/16-bit PNG or float .npy, any size (resized to the image); "
+                     "for several images a directory of maps named by image stem (default: the msroi map of --model)")
     src.add_argument("--prior", choices=["uniform", "center"], help="use a prior map instead of a file")
-    p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output JPEG for one input file (a name with a suffix, e.g. out.jpg), else the output directory (the input tree mirrored, .jpg names)")
     p.add_argument("--baseline", type=Path, help="also write standard JPEG at the base quality here")
     p.add_argument("--method", choices=["semantic", "original"], default="semantic",
                    help="semantic (default): DCT-domain rate-distortion allocation steered by the map; original: the paper's mosaic + re-encode")
@@ -252,17 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"semantic method: weight of the most salient 8x8 block relative to the least (default {settings.RATIO:g}; 1 = no semantics; {_range(settings.RATIO_RANGE)})")
     p.add_argument("--smooth", type=_bounded(float, settings.SMOOTH_RANGE), default=settings.SMOOTH,
                    help=f"semantic method: Gaussian blur (sigma, pixels) of the map's block means before ranking (default {settings.SMOOTH:g}; {_range(settings.SMOOTH_RANGE)})")
-    p.add_argument("--base-quality", type=_bounded(int, settings.BASE_QUALITY_RANGE), default=settings.BASE_QUALITY, metavar="1..100",
-                   help=f"quality of the baseline that sets the budget (default {settings.BASE_QUALITY})")
     p.add_argument("--threshold-pct", type=_bounded(float, settings.THRESHOLD_PCT_RANGE), default=None,
                    help=f"allowed size over the baseline, in percent (default: 0 = never larger for semantic; 1 for original; {_range(settings.THRESHOLD_PCT_RANGE)})")
     p.add_argument("--max-pixels", type=_bounded(int, settings.MAX_PIXELS_RANGE), default=settings.MAX_PIXELS,
                    help=f"refuse images (and maps) with more pixels (default {settings.MAX_PIXELS}, what the semantic encoder can hold in {settings.MEMORY_BUDGET_BYTES // 2**30} GiB)")
     p.add_argument("--strip-metadata", action="store_true",
                    help="leave the input's EXIF (camera, date, GPS, ...) out of the outputs; the ICC colour profile is always kept")
-    p.add_argument("--json", action="store_true", help="print the result record as JSON")
+    p.add_argument("--json", action="store_true", help="print one JSON record per image (JSON lines)")
     _encoder_args(p)
-    p.set_defaults(func=cmd_compress)
+    cli_batch.add_arguments(p)
+    p.set_defaults(func=cli_batch.cmd_compress)
 
     p = sub.add_parser("map", help="MSROI maps (+ overlays and top-k classes) for images or directories")
     p.add_argument("inputs", nargs="+", type=Path, help="image files and/or directories of images")

@@ -57,7 +57,7 @@ def test_every_rule_logs_under_results_logs():
 
 def test_schema_defaults_and_bounds_are_the_code_constants():
     """Defaults live in msroi.settings; the schema, the CLI and the code read the same values."""
-    from msroi import cli, settings
+    from msroi import cli, cli_batch, settings
     from msroi.codec import semantic
 
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
@@ -89,9 +89,11 @@ def test_schema_defaults_and_bounds_are_the_code_constants():
     assert (quality["minimum"], quality["maximum"]) == settings.BASE_QUALITY_RANGE
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     assert config["max_pixels"] == settings.MAX_PIXELS
-    defaults = vars(cli.build_parser().parse_args(["compress", "x.png", "--prior", "center", "-o", "o.jpg"]))
-    assert (defaults["max_pixels"], defaults["ratio"], defaults["smooth"], defaults["base_quality"], defaults["optimize"]) \
-        == (settings.MAX_PIXELS, settings.RATIO, settings.SMOOTH, settings.BASE_QUALITY, settings.OPTIMIZE)
+    args = cli.build_parser().parse_args(["compress", "x.png", "--prior", "center", "-o", "o.jpg"])
+    defaults = vars(args)
+    assert (defaults["max_pixels"], defaults["ratio"], defaults["smooth"], defaults["optimize"]) \
+        == (settings.MAX_PIXELS, settings.RATIO, settings.SMOOTH, settings.OPTIMIZE)
+    assert cli_batch.target(args).value == settings.BASE_QUALITY
     assert (semantic.DEFAULTS["ratio"], semantic.DEFAULTS["smooth"]) == (settings.RATIO, settings.SMOOTH)
     mapped = vars(cli.build_parser().parse_args(["map", "x.png", "-o", "out"]))
     assert (mapped["top_k"], mapped["short_side"], mapped["last_weight"]) == (settings.TOP_K, settings.SHORT_SIDE,

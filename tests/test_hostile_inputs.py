@@ -630,12 +630,6 @@ def _output_under_a_file(d):
     return ["compress", "a.png", "--prior", "center", "-o", "f/o.jpg"]
 
 
-def _output_is_a_directory(d):
-    _in(d, "a.png")
-    (d / "out.jpg").mkdir()
-    return ["compress", "a.png", "--prior", "center", "-o", "out.jpg"]
-
-
 def _samples_into_a_file(d):
     (d / "f").write_text("a file")
     return ["samples", "chelsea", "-o", "f"]
@@ -696,7 +690,6 @@ UNSAFE = [
     Unsafe("roi_nan_box", _roi(lambda p: p.write_text('{"a.png": [[NaN, 0, 10, 10]]}'), "boxes.json"), "finite",
            ("boxes.json",)),
     Unsafe("output_under_a_file", _output_under_a_file, "not a directory", ("f/o.jpg",)),
-    Unsafe("output_is_a_directory", _output_is_a_directory, "is a directory", ("out.jpg",)),
     Unsafe("samples_into_a_file", _samples_into_a_file, "not a directory", ("f/chelsea.png",)),
 ]
 

@@ -36,7 +36,7 @@ IMAGES, SKIPPED = _input_images()
 # ROI for ROI metrics: the configured file, else the hand-drawn boxes of the bundled samples
 # when running on them (msroi/resources/sample_boxes.csv), else none.
 ROI = config["roi"] or ("" if config["images"] else str(SAMPLE_BOXES))
-if not IMAGES:
+if not IMAGES and config["mode"] == "study":
     raise WorkflowError(f"no images found in {config['images']!r}")
 
 SELECTIONS = config["compress"]["selection"]

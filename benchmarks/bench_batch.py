@@ -1,0 +1,98 @@
+"""`msroi compress DIR -o OUT` (msroi maps, semantic method, Q50 budget) on 20 photos of
+768x512, in images per second, against mozjpeg 4.0.3 (jpeglib) at Q50 on the same files in
+the same run. msroi's time is the whole command: Python and TensorFlow start-up, one model
+load per worker, map and encode per image.
+
+    python benchmarks/bench_batch.py [--jobs N ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import photo  # noqa: E402
+
+SIZE = (768, 512)
+
+
+def photos(out: Path, n: int = 20) -> list[Path]:
+    """Write ``n`` 768x512 PNGs: the bundled samples resized (Lanczos), their mirror images,
+    and crops of the coffee photo; returns their paths."""
+    from msroi.files import read_image
+    from msroi.samples import SAMPLES, sample_path
+
+    images = []
+    for name in SAMPLES:
+        rgb = np.asarray(Image.fromarray(read_image(sample_path(name))).resize(SIZE, Image.Resampling.LANCZOS))
+        images += [(name, rgb), (f"{name}_flip", rgb[:, ::-1])]
+    big = photo(1152, 768)
+    for i, (y, x) in enumerate([(0, 0), (256, 384), (0, 384), (256, 0)]):
+        images.append((f"coffee_crop{i}", big[y:y + SIZE[1], x:x + SIZE[0]]))
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, rgb in images[:n]:
+        p = out / f"{name}.png"
+        Image.fromarray(np.ascontiguousarray(rgb)).save(p)
+        paths.append(p)
+    return paths
+
+
+def time_msroi(src: Path, out: Path, jobs: int | None) -> float:
+    """Wall seconds of ``msroi compress src -o out -q`` (``-j jobs`` when given)."""
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "msroi.cli", "compress", str(src), "-o", str(out), "-q"]
+    cmd += ["-j", str(jobs)] if jobs else []
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def time_mozjpeg(paths: list[Path], out: Path, quality: int = 50) -> float:
+    """Wall seconds to read every PNG and write it with mozjpeg 4.0.3 at ``quality``."""
+    import jpeglib
+
+    out.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    with jpeglib.version("mozjpeg403"):
+        for p in paths:
+            rgb = np.asarray(Image.open(p).convert("RGB"))
+            jpeglib.from_spatial(rgb).write_spatial(str(out / f"{p.stem}.jpg"), qt=quality)
+    return time.perf_counter() - t
+
+
+def total_bytes(d: Path) -> int:
+    return sum(p.stat().st_size for p in d.glob("*.jpg"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, nargs="*", default=[0, 1], help="msroi -j values (0 = its default)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        paths = photos(tmp / "in")
+        n = len(paths)
+        moz = time_mozjpeg(paths, tmp / "mozjpeg")
+        print(f"{n} photos {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+        print(f"mozjpeg 4.0.3 Q50: {moz:.2f} s, {n / moz:.1f} images/s, {total_bytes(tmp / 'mozjpeg')} bytes")
+        for jobs in args.jobs:
+            s = time_msroi(tmp / "in", tmp / "msroi", jobs or None)
+            label = f"-j {jobs}" if jobs else "default -j"
+            print(f"msroi compress ({label}), msroi maps, Q50 budget: {s:.1f} s, {n / s:.2f} images/s, "
+                  f"{total_bytes(tmp / 'msroi')} bytes; mozjpeg is {s / moz:.0f}x faster "
+                  f"(msroi/mozjpeg images/s ratio {moz / s:.4f})")
+
+
+if __name__ == "__main__":
+    main()
