@@ -51,6 +51,13 @@ CHROMA_RELATIVE = (dct.STD_LUMA / dct.STD_CHROMA) ** 2
 
 #: Table qualities tried above ``Qb`` when no offset is forced.
 TABLE_OFFSETS = (0, 2, 4, 7, 10, 14, 20)
+#: Further offsets tried for families coarser than Annex K at the same quality number.
+EXTRA_OFFSETS = {"robidoux": (27, 35)}
+
+#: Activity masking scale of mozjpeg's trellis (``lambda_log_scale2`` = 16.5 on its DCT,
+#: which is 8 times the orthonormal one): a block whose mean squared AC coefficient is E
+#: has its distortion weighted by ``E0 / (E0 + E)``.
+MOZJPEG_MASKING = 2.0 ** 16.5 / 64.0
 
 #: Defaults of :func:`encode_semantic` (chosen in docs/research.md).
 DEFAULTS = dict(ratio=6.0, smooth=64.0, calibrate="rank", perceptual=True)
@@ -83,12 +90,47 @@ def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: f
     return float(ratio) ** np.clip(b, 0.0, 1.0)
 
 
+def frequency_weights(distortion: str, family: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frequency distortion weights (luma, chroma), (8, 8) each.
+
+    "csf": PSNR-HVS's contrast sensitivity (chroma scaled by the Annex K luma/chroma step
+    ratio squared); "mse": plain squared error (chroma as "csf"); "table": one over the
+    squared step of the family's base table (mozjpeg's weighting: an error of one table
+    step costs the same at every frequency), "auto" family measured with Robidoux's table.
+    """
+    if distortion == "csf":
+        return CSF_WEIGHT, CSF_WEIGHT * CHROMA_RELATIVE
+    if distortion == "mse":
+        return np.ones((8, 8)), np.ones((8, 8)) * CHROMA_RELATIVE
+    if distortion == "table":
+        luma, chroma = dct.TABLE_FAMILIES["robidoux" if family == "auto" else family]
+        wl, wc = 1.0 / luma.astype(np.float64) ** 2, 1.0 / chroma.astype(np.float64) ** 2
+        norm = wl.mean()
+        return wl / norm, wc / norm
+    raise MsroiError(f"distortion must be csf, mse or table, not {distortion!r}")
+
+
+def masking_weights(coefs: np.ndarray, e0: float) -> np.ndarray:
+    """Per-block activity masking ``e0 / (e0 + E)``, E the block's mean squared AC
+    coefficient (orthonormal DCT), as mozjpeg's trellis scales its lambda; ones if e0 <= 0."""
+    bh, bw = coefs.shape[:2]
+    if not e0 > 0:
+        return np.ones((bh, bw))
+    c = coefs.reshape(bh, bw, 64)
+    e = (np.sum(c * c, axis=2) - c[..., 0] ** 2) / 63.0
+    return e0 / (e0 + e)
+
+
 def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     ratio: float = DEFAULTS["ratio"],
                     smooth: float = DEFAULTS["smooth"],
                     calibrate: str = DEFAULTS["calibrate"],
                     perceptual: bool = DEFAULTS["perceptual"],
-                    quality_offset: int | None = None):
+                    quality_offset: int | None = None,
+                    tables: str = "annexk",
+                    distortion: str | None = None,
+                    masking: float = 0.0,
+                    progressive: bool = False):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -106,12 +148,22 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     perceptual : weight distortion by PSNR-HVS's contrast sensitivity (True); False = MSE.
     quality_offset : force the table quality to ``Qb + quality_offset`` instead of
         choosing it among :data:`TABLE_OFFSETS`.
+    tables : quantisation table family, "annexk" (the standard's), "robidoux" (mozjpeg's
+        default) or "auto" (both tried, the least predicted distortion wins); always
+        scaled by libjpeg's quality scaling and clamped to 8 bits.
+    distortion : per-frequency weighting of the trellis' distortion, "csf", "mse" or
+        "table" (:func:`frequency_weights`); None = "csf" if ``perceptual`` else "mse".
+    masking : activity masking scale E0 (:func:`masking_weights`; 0 = off,
+        :data:`MOZJPEG_MASKING` = mozjpeg's).
+    progressive : write the file progressive (:mod:`msroi.codec.progressive`: the same
+        coefficients, scans chosen for size; needs jpegtran); the budget applies to the
+        progressive file.
 
     Returns
     -------
     (jpeg_bytes, info): ``info`` holds ``fits`` (False if even the coarsest setting is
     above the budget; the smallest file found is returned then), ``bytes``,
-    ``table_quality``, ``base_quality`` (highest plain quality that fits), ``lam``,
+    ``table_quality``, ``table_family``, ``base_quality`` (highest plain quality that fits), ``lam``,
     ``encodes`` and ``seconds``.
     """
     t0 = time.perf_counter()
@@ -137,26 +189,36 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True))
     base_q, base_n = (base_q, len(base_data)) if base_fits else (0, None)
     start = max(base_q, 1)
-    offsets = TABLE_OFFSETS if quality_offset is None else (int(quality_offset),)
-    qts = list(dict.fromkeys(min(100, max(1, start + o)) for o in offsets))
+    if tables not in ("auto", *dct.TABLE_FAMILIES):
+        raise MsroiError(f"tables must be auto or one of {sorted(dct.TABLE_FAMILIES)}, not {tables!r}")
+    if distortion is None:
+        distortion = "csf" if perceptual else "mse"
+    cw = frequency_weights(distortion, tables)
+    families = tuple(dct.TABLE_FAMILIES) if tables == "auto" else (tables,)
+    qts = {}
+    for fam in families:
+        offsets = (TABLE_OFFSETS + EXTRA_OFFSETS.get(fam, ()) if quality_offset is None
+                   else (int(quality_offset),))
+        qts[fam] = list(dict.fromkeys(min(100, max(1, start + o)) for o in offsets))
     shape = (coefs[0].shape[0] * 8, coefs[0].shape[1] * 8)
-    weights = (block_weights(smap, 8, shape, ratio, calibrate, smooth / 8),
-               block_weights(smap, 16, shape, ratio, calibrate, smooth / 16))
-    cw_y = CSF_WEIGHT if perceptual else np.ones((8, 8))
-    out, info = _trellis_search(coefs, qts, weights, cw_y, budget, height, width)
+    wy = block_weights(smap, 8, shape, ratio, calibrate, smooth / 8)
+    wc = block_weights(smap, 16, shape, ratio, calibrate, smooth / 16)
+    weights = tuple(w * masking_weights(c, float(masking)) for w, c in zip((wy, wc, wc), coefs))
+    out, info = _trellis_search(coefs, families, qts, weights, cw, budget, height, width,
+                                bool(progressive))
     info.update(base_quality=base_q, base_bytes=base_n, ratio=float(ratio), smooth=float(smooth),
-                calibrate=calibrate, perceptual=bool(perceptual), seconds=time.perf_counter() - t0)
+                calibrate=calibrate, perceptual=bool(perceptual), distortion=distortion,
+                masking=float(masking), seconds=time.perf_counter() - t0)
     return out, info
 
 
-def _trellis_components(coefs, tables, weights, cw_y):
+def _trellis_components(coefs, tables, weights, cw):
     from msroi.codec.trellis import Trellis, code_lengths
 
-    wy, wc = weights
-    cw_c = cw_y * CHROMA_RELATIVE
-    comps = [Trellis(coefs[0], tables[0], wy, cw_y),
-             Trellis(coefs[1], tables[1], wc, cw_c),
-             Trellis(coefs[2], tables[1], wc, cw_c)]
+    cw_y, cw_c = cw
+    comps = [Trellis(coefs[0], tables[0], weights[0], cw_y),
+             Trellis(coefs[1], tables[1], weights[1], cw_c),
+             Trellis(coefs[2], tables[1], weights[2], cw_c)]
     comps[1].lengths = comps[2].lengths = code_lengths(comps[1].counts0 + comps[2].counts0)
     return comps
 
@@ -215,22 +277,22 @@ def _real(comps, runs, tables, height, width):
     return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width)
 
 
-def _plan(coefs, qt, weights, cw_y, budget, height, width, guess=None):
-    """Predicted weighted distortion of table quality ``qt`` at the budget, with what the
-    final search needs: (distortion, qt, tables, comps, lambda, overhead bytes).
-    ``guess``: a lambda to start from (the neighbouring table quality's)."""
-    tables = dct.quality_tables(qt)
-    comps = _trellis_components(coefs, tables, weights, cw_y)
+def _plan(coefs, family, qt, weights, cw, budget, height, width, guess=None):
+    """Predicted weighted distortion of table quality ``qt`` of ``family`` at the budget,
+    with what the final search needs: (distortion, (family, qt), tables, comps, lambda,
+    overhead bytes). ``guess``: a lambda to start from (the neighbouring table quality's)."""
+    tables = dct.quality_tables(qt, family)
+    comps = _trellis_components(coefs, tables, weights, cw)
     runs, bits, dist = _model(comps, 0.0)
     data = _real(comps, runs, tables, height, width)
     overhead = len(data) - bits / 8
     if len(data) <= budget:
-        return dist, qt, tables, comps, 0.0, overhead
+        return dist, (family, qt), tables, comps, 0.0, overhead
     lam = guess
     for _ in range(2):
         lam = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, tol=1.02, ftol=0.005)
         _relength(comps, _model(comps, lam)[0])
-    return _model(comps, lam)[2], qt, tables, comps, lam, overhead
+    return _model(comps, lam)[2], (family, qt), tables, comps, lam, overhead
 
 
 def _relength(comps, runs):
@@ -241,7 +303,7 @@ def _relength(comps, runs):
     comps[1].lengths = comps[2].lengths = code_lengths(runs[1][2] + runs[2][2])
 
 
-def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
+def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, progressive=False):
     """Encode with the table quality in ``qts`` whose trellis predicts the least weighted
     distortion at ``budget``, searching lambda so the file lands at (never above) it.
 
@@ -251,16 +313,34 @@ def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
     lengths follow the symbols chosen, as the optimised Huffman tables will.
     """
     plans = []
-    for qt in qts:  # predicted distortion is unimodal in the table quality: stop past the dip
-        guess = plans[-1][4] if plans and plans[-1][4] > 0 else None
-        plans.append(_plan(coefs, qt, weights, cw_y, budget, height, width, guess))
-        if len(plans) > 1 and plans[-1][0] > min(p[0] for p in plans[:-1]):
-            break
-    _, qt, tables, comps, lam, overhead = min(plans, key=lambda p: p[0])
+    for family in families:
+        fam = []
+        for qt in qts[family]:  # predicted distortion is unimodal in the table quality: stop past the dip
+            guess = fam[-1][4] if fam and fam[-1][4] > 0 else None
+            fam.append(_plan(coefs, family, qt, weights, cw, budget, height, width, guess))
+            if len(fam) > 1 and fam[-1][0] > min(p[0] for p in fam[:-1]):
+                break
+        plans += fam
+    _, (family, qt), tables, comps, lam, overhead = min(plans, key=lambda p: p[0])
     encodes = len(plans)
-    runs = _model(comps, lam)[0]
-    data = _real(comps, runs, tables, height, width)
+    script = None
+
+    def real(runs):
+        nonlocal script
+        seq = _real(comps, runs, tables, height, width)
+        if not progressive:
+            return seq
+        from msroi.codec import progressive as prog
+        if script is None:
+            script, data = prog.best_script(seq)
+            return data
+        return prog.rewrite(seq, script)
+
+    runs, bits, _ = _model(comps, lam)
+    data = real(runs)
     encodes += 1
+    if progressive:
+        overhead = len(data) - bits / 8
     smallest = data
     best, best_lam = (data, lam) if len(data) <= budget else (None, None)
     if lam > 0:
@@ -271,7 +351,7 @@ def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
                 break
             lam = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam)
             runs, bits, _ = _model(comps, lam)
-            data = _real(comps, runs, tables, height, width)
+            data = real(runs)
             encodes += 1
             overhead = len(data) - bits / 8
             if len(data) < len(smallest):
@@ -285,5 +365,6 @@ def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
                 slack += (len(data) - budget) // 2 + 1
     fits = best is not None
     out = best if fits else smallest
-    return out, dict(fits=fits, bytes=len(out), budget=budget, table_quality=qt,
+    return out, dict(fits=fits, bytes=len(out), budget=budget, table_quality=qt, table_family=family,
+                     progressive=bool(progressive), scans=script,
                      lam=None if best_lam is None else float(best_lam), encodes=encodes)
