@@ -39,7 +39,21 @@ VARIANTS = {
     "v3_rob_table_mask": dict(tables="robidoux", distortion="table", masking="moz"),
     "v4_rob_mse": dict(tables="robidoux", distortion="mse"),
     "v5_auto_table_mask": dict(tables="auto", distortion="table", masking="moz"),
+    "v6_annexk_table": dict(tables="annexk", distortion="table"),
+    "v7_rob_table_prog": dict(tables="robidoux", distortion="table", progressive=True),
+    "v8_rob_table_mask_prog": dict(tables="robidoux", distortion="table", masking="moz", progressive=True),
+    "v11_rob_hybrid_prog": dict(tables="robidoux", distortion="hybrid", progressive=True),
+    "v12_rob_table_prog_r12": dict(tables="robidoux", distortion="table", progressive=True, ratio=12.0),
+    "v13_rob_table_prog_r24": dict(tables="robidoux", distortion="table", progressive=True, ratio=24.0),
+    "v14_rob_table_prog_r10": dict(tables="robidoux", distortion="table", progressive=True, ratio=10.0),
+    "v15_rob_table_prog_c2": dict(tables="robidoux", distortion="table", progressive=True, chroma_weight=2.0),
+    "v16_rob_table_prog_c05": dict(tables="robidoux", distortion="table", progressive=True, chroma_weight=0.5),
+    "v17_rob_table_prog_dc": dict(tables="robidoux", distortion="table", progressive=True, dc_trellis=True),
 }
+
+#: Variants that differ only with a map: their uniform-map reference.
+SHARE_BASE = {"v12_rob_table_prog_r12": "v7_rob_table_prog", "v13_rob_table_prog_r24": "v7_rob_table_prog",
+              "v14_rob_table_prog_r10": "v7_rob_table_prog"}
 
 
 def load_dev():
@@ -144,7 +158,8 @@ def run(variants, maps, butter, images=None):
                     kw = dict(VARIANTS[v])
                     if kw.get("masking") == "moz":
                         kw["masking"] = MOZJPEG_MASKING
-                    ratio = 1.0 if mk == "uniform" else 6.0
+                    ratio = 1.0 if mk == "uniform" else kw.pop("ratio", 6.0)
+                    kw.pop("ratio", None)
 
                     def job(kw=kw, mk=mk, ratio=ratio):
                         return encode_semantic(rgb, make_map(mk, rgb.shape[:2], bxs), budget,
@@ -182,11 +197,12 @@ def summarise(out=sys.stdout):
     ref_prog = {im: v for im, v in by.get(("moz_prog", "-"), {}).items()}
     mets = [("s2", 1), ("s2_roi", 1), ("ba", -1), ("ba_roi", -1), ("hvsm", 1), ("hvsm_roi", 1),
             ("ssim", 1), ("ssim_roi", 1)]
-    print("BD-rate % vs mozjpeg (sequential form unless the encoder is moz_prog/turbo vs moz_prog); "
+    print("BD-rate % vs mozjpeg, mode-matched (encoders named *prog* vs mozjpeg progressive, the others "
+          "vs mozjpeg's coefficients written sequential); "
           "mean over photos (n)", file=out)
     print(f"{'encoder':24s} {'map':8s} " + " ".join(f"{m:>9s}" for m, _ in mets), file=out)
     for (enc, mk), per in sorted(by.items()):
-        ref = ref_prog if enc in ("moz_prog",) else ref_seq
+        ref = ref_prog if "prog" in enc else ref_seq
         vals = []
         for m, sgn in mets:
             bds = []
@@ -218,9 +234,10 @@ def self_share(out=sys.stdout, small=0.40):
     print(f"\nMap's own share: ROI / whole SSIMULACRA2 BD-rate vs the same encoder, uniform map "
           f"(photos with box < {small:.0%} of frame)", file=out)
     for (enc, mk), per in sorted(by.items()):
-        if mk in ("-", "uniform") or (enc, "uniform") not in by:
+        base = SHARE_BASE.get(enc, enc)
+        if mk in ("-", "uniform") or (base, "uniform") not in by:
             continue
-        uni = by[(enc, "uniform")]
+        uni = by[(base, "uniform")]
         res = {}
         for m in ("s2_roi", "s2"):
             bds = []
@@ -247,3 +264,41 @@ if __name__ == "__main__":
             [i for i in a.images.split(",") if i] or None)
     summarise()
     self_share()
+
+
+def equal_bytes(variant, mk, progressive=True, out=sys.stdout):
+    """Target 4: per photo and base quality, ROI SSIMULACRA2 of ``variant`` with map ``mk``
+    against mozjpeg rate-controlled to the same budget (its highest quality whose file
+    fits), and whether ours rises with the base quality."""
+    from msroi.quality.ssimulacra2 import ssimulacra2_roi
+    imgs, boxes = load_dev()
+    rows = {(r["image"], r["q"]): r for r in read_rows() if r["encoder"] == variant and r["map"] == mk}
+    lines, wins, total, mono = [], 0, 0, True
+    for name, rgb in imgs.items():
+        prev = -1e9
+        for q in QS:
+            r = rows.get((name, str(q)))
+            if r is None:
+                continue
+            budget = int(r["budget"])
+            lo, hi, best = 1, 100, None
+            enc = mozjpeg if progressive else (lambda x, k: sequential(mozjpeg(x, k)))
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                d = enc(rgb, mid)
+                if len(d) <= budget:
+                    best, lo = (mid, d), mid + 1
+                else:
+                    hi = mid - 1
+            moz = ssimulacra2_roi(rgb, decode(best[1]), boxes[name])
+            ours = float(r["s2_roi"])
+            total += 1
+            wins += ours >= moz
+            mono &= ours > prev
+            prev = ours
+            lines.append(f"{name},{q},{budget},{r['bytes']},{ours:.3f},{best[0]},{len(best[1])},{moz:.3f},{ours - moz:+.3f}")
+    print(f"\nEqual bytes (target 4): {variant} map={mk} vs mozjpeg at its highest Q within the budget: "
+          f"ours >= mozjpeg in ROI SSIMULACRA2 at {wins}/{total} points; monotone in Q: {mono}", file=out)
+    print("image,q,budget,our_bytes,our_s2_roi,moz_q,moz_bytes,moz_s2_roi,diff", file=out)
+    for ln in lines:
+        print(ln, file=out)

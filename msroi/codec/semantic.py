@@ -1,22 +1,27 @@
-"""Saliency-driven bit allocation inside one baseline JPEG.
+"""Saliency-driven bit allocation inside one standard JPEG.
 
-The project's semantic method (``docs/research.md``):
+The project's semantic method (``docs/research.md``; issue 14 changed the defaults):
 
-1. One quantisation table pair for the whole file: libjpeg's scaled Annex K tables at a
-   quality ``Qt = Qb + offset``. ``Qb`` is the highest standard (libjpeg-turbo, 4:2:0,
-   optimised Huffman) quality whose JPEG fits the byte budget; the offset is the one of
-   :data:`TABLE_OFFSETS` whose trellis predicts the least weighted distortion at the
+1. One quantisation table pair for the whole file: a table family's base tables
+   (default N. Robidoux's, mozjpeg's default; or the standard's Annex K) scaled by
+   libjpeg's quality scaling to a quality ``Qt = Qb + offset`` and clamped to 8 bits.
+   ``Qb`` is the highest standard (libjpeg-turbo, 4:2:0, optimised Huffman) quality whose
+   JPEG fits the byte budget; the offset is the one of :data:`TABLE_OFFSETS` (and
+   :data:`EXTRA_OFFSETS`) whose trellis predicts the least weighted distortion at the
    budget. The table sets the finest precision any block can have.
 2. Per 8x8 block, the AC levels minimise ``sum_k w_b c_k (x_k - l_k q_k)^2 + lambda R``
    (:mod:`msroi.codec.trellis`): ``w_b`` is the block's weight from the saliency map
    (``ratio ** m``, m = percentile rank of the block's smoothed mean map value; 1 for the
-   least salient block, ``ratio`` for the most), ``c_k`` PSNR-HVS's contrast-sensitivity
-   weight (chroma: the same, scaled by the standard tables' luma/chroma step ratio
-   squared), ``R`` the block's Huffman bits. DC keeps plain rounding.
+   least salient block, ``ratio`` for the most), ``c_k`` the frequency weight (default
+   "table": one over the squared step of the family's base table, as mozjpeg weighs; the
+   former PSNR-HVS contrast sensitivity weighting rewarded blur that SSIMULACRA2 and
+   Butteraugli punish), ``R`` the block's Huffman bits. DC keeps plain rounding unless
+   ``dc_trellis``.
 3. One Lagrange multiplier ``lambda`` for the whole image is searched so the file
    (Huffman tables optimised) lands at, and never above, ``budget_bytes``.
 
-The output is one baseline (SOF0) 4:2:0 JPEG with standard-shaped tables; any decoder
+The output is one 4:2:0 JPEG with 8-bit tables: baseline (SOF0) by default, progressive
+(SOF2, scans chosen for size, :mod:`msroi.codec.progressive`) on request; any decoder
 reads it and nothing else is stored. Same inputs and options give the same bytes.
 """
 
@@ -60,7 +65,8 @@ EXTRA_OFFSETS = {"robidoux": (27, 35)}
 MOZJPEG_MASKING = 2.0 ** 16.5 / 64.0
 
 #: Defaults of :func:`encode_semantic` (chosen in docs/research.md).
-DEFAULTS = dict(ratio=6.0, smooth=64.0, calibrate="rank", perceptual=True)
+DEFAULTS = dict(ratio=6.0, smooth=64.0, calibrate="rank", perceptual=True, tables="robidoux",
+                progressive=False)
 
 
 def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: float,
@@ -96,18 +102,22 @@ def frequency_weights(distortion: str, family: str) -> tuple[np.ndarray, np.ndar
     "csf": PSNR-HVS's contrast sensitivity (chroma scaled by the Annex K luma/chroma step
     ratio squared); "mse": plain squared error (chroma as "csf"); "table": one over the
     squared step of the family's base table (mozjpeg's weighting: an error of one table
-    step costs the same at every frequency), "auto" family measured with Robidoux's table.
+    step costs the same at every frequency), "auto" family measured with Robidoux's table;
+    "hybrid": the geometric mean of "table" and "csf".
     """
     if distortion == "csf":
         return CSF_WEIGHT, CSF_WEIGHT * CHROMA_RELATIVE
     if distortion == "mse":
         return np.ones((8, 8)), np.ones((8, 8)) * CHROMA_RELATIVE
-    if distortion == "table":
+    if distortion in ("table", "hybrid"):
         luma, chroma = dct.TABLE_FAMILIES["robidoux" if family == "auto" else family]
         wl, wc = 1.0 / luma.astype(np.float64) ** 2, 1.0 / chroma.astype(np.float64) ** 2
         norm = wl.mean()
-        return wl / norm, wc / norm
-    raise MsroiError(f"distortion must be csf, mse or table, not {distortion!r}")
+        wl, wc = wl / norm, wc / norm
+        if distortion == "hybrid":  # geometric mean of "table" and "csf"
+            wl, wc = np.sqrt(wl * CSF_WEIGHT), np.sqrt(wc * CSF_WEIGHT * CHROMA_RELATIVE)
+        return wl, wc
+    raise MsroiError(f"distortion must be csf, mse, table or hybrid, not {distortion!r}")
 
 
 def masking_weights(coefs: np.ndarray, e0: float) -> np.ndarray:
@@ -127,10 +137,12 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     calibrate: str = DEFAULTS["calibrate"],
                     perceptual: bool = DEFAULTS["perceptual"],
                     quality_offset: int | None = None,
-                    tables: str = "annexk",
+                    tables: str = DEFAULTS["tables"],
                     distortion: str | None = None,
                     masking: float = 0.0,
-                    progressive: bool = False):
+                    progressive: bool | None = DEFAULTS["progressive"],
+                    chroma_weight: float = 1.0,
+                    dc_trellis: bool = False):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -145,19 +157,24 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         maps peak on an object's most telling parts, the blur spreads weight over it.
     calibrate : "rank" (default; percentiles of the block means, ties averaged),
         "absolute" (map values as given) or "minmax" - how map values become weights.
-    perceptual : weight distortion by PSNR-HVS's contrast sensitivity (True); False = MSE.
+    perceptual : weight distortion perceptually (True; see ``distortion``); False = MSE.
     quality_offset : force the table quality to ``Qb + quality_offset`` instead of
         choosing it among :data:`TABLE_OFFSETS`.
-    tables : quantisation table family, "annexk" (the standard's), "robidoux" (mozjpeg's
-        default) or "auto" (both tried, the least predicted distortion wins); always
+    tables : quantisation table family, "robidoux" (mozjpeg's default; the default here),
+        "annexk" (the standard's) or "auto" (both tried, the least predicted distortion wins); always
         scaled by libjpeg's quality scaling and clamped to 8 bits.
     distortion : per-frequency weighting of the trellis' distortion, "csf", "mse" or
-        "table" (:func:`frequency_weights`); None = "csf" if ``perceptual`` else "mse".
+        "table" or "hybrid" (:func:`frequency_weights`); None = "table" if ``perceptual``
+        else "mse". ("csf" was the default before issue 14.)
     masking : activity masking scale E0 (:func:`masking_weights`; 0 = off,
         :data:`MOZJPEG_MASKING` = mozjpeg's).
     progressive : write the file progressive (:mod:`msroi.codec.progressive`: the same
         coefficients, scans chosen for size; needs jpegtran); the budget applies to the
-        progressive file.
+        progressive file. False (default): baseline sequential. None: progressive when
+        jpegtran is installed, else baseline (``info["progressive"]`` says which).
+    chroma_weight : multiplier of chroma distortion relative to luma (1).
+    dc_trellis : choose DC levels too (rounded value or one step either side, Viterbi
+        over the DC differences at the same lambda) instead of rounding them.
 
     Returns
     -------
@@ -192,8 +209,12 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     if tables not in ("auto", *dct.TABLE_FAMILIES):
         raise MsroiError(f"tables must be auto or one of {sorted(dct.TABLE_FAMILIES)}, not {tables!r}")
     if distortion is None:
-        distortion = "csf" if perceptual else "mse"
+        distortion = "table" if perceptual else "mse"
+    if progressive is None:
+        from msroi.codec.progressive import jpegtran_path
+        progressive = jpegtran_path() is not None
     cw = frequency_weights(distortion, tables)
+    cw = (cw[0], cw[1] * float(chroma_weight))
     families = tuple(dct.TABLE_FAMILIES) if tables == "auto" else (tables,)
     qts = {}
     for fam in families:
@@ -205,7 +226,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     wc = block_weights(smap, 16, shape, ratio, calibrate, smooth / 16)
     weights = tuple(w * masking_weights(c, float(masking)) for w, c in zip((wy, wc, wc), coefs))
     out, info = _trellis_search(coefs, families, qts, weights, cw, budget, height, width,
-                                bool(progressive))
+                                bool(progressive), bool(dc_trellis))
     info.update(base_quality=base_q, base_bytes=base_n, ratio=float(ratio), smooth=float(smooth),
                 calibrate=calibrate, perceptual=bool(perceptual), distortion=distortion,
                 masking=float(masking), seconds=time.perf_counter() - t0)
@@ -303,7 +324,8 @@ def _relength(comps, runs):
     comps[1].lengths = comps[2].lengths = code_lengths(runs[1][2] + runs[2][2])
 
 
-def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, progressive=False):
+def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, progressive=False,
+                    dc_trellis=False):
     """Encode with the table quality in ``qts`` whose trellis predicts the least weighted
     distortion at ``budget``, searching lambda so the file lands at (never above) it.
 
@@ -325,8 +347,11 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     encodes = len(plans)
     script = None
 
-    def real(runs):
+    def real(runs, lam):
         nonlocal script
+        if dc_trellis and lam > 0:
+            for c, mcu in zip(comps, (2, 1, 1)):
+                c.dc_trellis(lam, mcu)
         seq = _real(comps, runs, tables, height, width)
         if not progressive:
             return seq
@@ -337,9 +362,9 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         return prog.rewrite(seq, script)
 
     runs, bits, _ = _model(comps, lam)
-    data = real(runs)
+    data = real(runs, lam)
     encodes += 1
-    if progressive:
+    if progressive or dc_trellis:
         overhead = len(data) - bits / 8
     smallest = data
     best, best_lam = (data, lam) if len(data) <= budget else (None, None)
@@ -351,7 +376,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
                 break
             lam = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam)
             runs, bits, _ = _model(comps, lam)
-            data = real(runs)
+            data = real(runs, lam)
             encodes += 1
             overhead = len(data) - bits / 8
             if len(data) < len(smallest):
