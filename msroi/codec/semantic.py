@@ -15,8 +15,8 @@ The project's semantic method (``docs/research.md``; issue 14 changed the defaul
    least salient block, ``ratio`` for the most), ``c_k`` the frequency weight (default
    "table": one over the squared step of the family's base table, as mozjpeg weighs; the
    former PSNR-HVS contrast sensitivity weighting rewarded blur that SSIMULACRA2 and
-   Butteraugli punish), ``R`` the block's Huffman bits. DC keeps plain rounding unless
-   ``dc_trellis``.
+   Butteraugli punish), ``R`` the block's Huffman bits. DC levels are chosen by a
+   Viterbi pass over the DC differences at the same lambda (``dc_trellis``).
 3. One Lagrange multiplier ``lambda`` for the whole image is searched so the file
    (Huffman tables optimised) lands at, and never above, ``budget_bytes``.
 
@@ -66,7 +66,7 @@ MOZJPEG_MASKING = 2.0 ** 16.5 / 64.0
 
 #: Defaults of :func:`encode_semantic` (chosen in docs/research.md).
 DEFAULTS = dict(ratio=6.0, smooth=64.0, calibrate="rank", perceptual=True, tables="robidoux",
-                progressive=False)
+                progressive=False, dc_trellis=True)
 
 
 def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: float,
@@ -142,7 +142,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     masking: float = 0.0,
                     progressive: bool | None = DEFAULTS["progressive"],
                     chroma_weight: float = 1.0,
-                    dc_trellis: bool = False):
+                    dc_trellis: bool = DEFAULTS["dc_trellis"]):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -174,7 +174,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         jpegtran is installed, else baseline (``info["progressive"]`` says which).
     chroma_weight : multiplier of chroma distortion relative to luma (1).
     dc_trellis : choose DC levels too (rounded value or one step either side, Viterbi
-        over the DC differences at the same lambda) instead of rounding them.
+        over the DC differences at the same lambda; default) instead of rounding them.
 
     Returns
     -------

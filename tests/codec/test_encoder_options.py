@@ -97,3 +97,31 @@ def test_bad_options_are_refused():
         encode_semantic(rgb, np.ones(rgb.shape[:2]), 10000, tables="klein")
     with pytest.raises(MsroiError):
         encode_semantic(rgb, np.ones(rgb.shape[:2]), 10000, distortion="ssim")
+
+
+def test_dc_trellis_is_the_exact_optimum_over_its_candidates():
+    import itertools
+
+    from msroi.codec.trellis import _dc_trellis, dc_order
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 6, 6)
+    scale = rng.uniform(0.5, 2.0, 6)
+    hl = np.array([2.0, 3, 3, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    order = np.array([0, 1, 2, 3, 4, 5])
+    bits = lambda v: sum(hl[int(abs(d)).bit_length()] + int(abs(d)).bit_length()  # noqa: E731
+                         for d in np.diff(np.concatenate([[0], v])))
+    for lam in (0.0, 0.7, 5.0):
+        out = np.empty(6, np.int64)
+        dist, b = _dc_trellis(x, scale, order, lam, hl, out)
+        r = np.floor(x + 0.5).astype(int)
+        best = min(itertools.product((-1, 0, 1), repeat=6),
+                   key=lambda d: np.sum((x - (r + d)) ** 2 * scale) + lam * bits(r + np.array(d)))
+        want = r + np.array(best)
+        cost = lambda v: np.sum((x - v) ** 2 * scale) + lam * bits(v)  # noqa: E731
+        assert cost(out) == pytest.approx(cost(want))
+        assert b == pytest.approx(bits(out)) and dist == pytest.approx(np.sum((x - out) ** 2 * scale))
+        if lam == 0.0:
+            assert np.array_equal(out, r)
+    # luma of 4:2:0: MCU order, 2x2 blocks per MCU
+    assert list(dc_order(2, 4, 2)) == [0, 1, 4, 5, 2, 3, 6, 7]
