@@ -49,6 +49,12 @@ VARIANTS = {
     "v15_rob_table_prog_c2": dict(tables="robidoux", distortion="table", progressive=True, chroma_weight=2.0),
     "v16_rob_table_prog_c05": dict(tables="robidoux", distortion="table", progressive=True, chroma_weight=0.5),
     "v17_rob_table_prog_dc": dict(tables="robidoux", distortion="table", progressive=True, dc_trellis=True),
+    "v18_rob_hybrid70_prog_dc": dict(tables="robidoux", distortion="hybrid", csf_share=0.7, progressive=True,
+                                     dc_trellis=True),
+    "v19_rob_hybrid30_prog_dc": dict(tables="robidoux", distortion="hybrid", csf_share=0.3, progressive=True,
+                                     dc_trellis=True),
+    "v20_rob_hybrid70_dc": dict(tables="robidoux", distortion="hybrid", csf_share=0.7, dc_trellis=True),
+    "v21_rob_table_dc": dict(tables="robidoux", distortion="table", dc_trellis=True),
 }
 
 #: Variants that differ only with a map: their uniform-map reference.

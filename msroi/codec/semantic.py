@@ -96,14 +96,14 @@ def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: f
     return float(ratio) ** np.clip(b, 0.0, 1.0)
 
 
-def frequency_weights(distortion: str, family: str) -> tuple[np.ndarray, np.ndarray]:
+def frequency_weights(distortion: str, family: str, csf_share: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Per-frequency distortion weights (luma, chroma), (8, 8) each.
 
     "csf": PSNR-HVS's contrast sensitivity (chroma scaled by the Annex K luma/chroma step
     ratio squared); "mse": plain squared error (chroma as "csf"); "table": one over the
     squared step of the family's base table (mozjpeg's weighting: an error of one table
     step costs the same at every frequency), "auto" family measured with Robidoux's table;
-    "hybrid": the geometric mean of "table" and "csf".
+    "hybrid": the geometric mean of "table" and "csf", ``csf_share`` the exponent of "csf".
     """
     if distortion == "csf":
         return CSF_WEIGHT, CSF_WEIGHT * CHROMA_RELATIVE
@@ -114,8 +114,10 @@ def frequency_weights(distortion: str, family: str) -> tuple[np.ndarray, np.ndar
         wl, wc = 1.0 / luma.astype(np.float64) ** 2, 1.0 / chroma.astype(np.float64) ** 2
         norm = wl.mean()
         wl, wc = wl / norm, wc / norm
-        if distortion == "hybrid":  # geometric mean of "table" and "csf"
-            wl, wc = np.sqrt(wl * CSF_WEIGHT), np.sqrt(wc * CSF_WEIGHT * CHROMA_RELATIVE)
+        if distortion == "hybrid":  # weighted geometric mean of "table" and "csf"
+            a = float(csf_share)
+            wl = wl ** (1 - a) * CSF_WEIGHT ** a
+            wc = wc ** (1 - a) * (CSF_WEIGHT * CHROMA_RELATIVE) ** a
         return wl, wc
     raise MsroiError(f"distortion must be csf, mse, table or hybrid, not {distortion!r}")
 
@@ -142,7 +144,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     masking: float = 0.0,
                     progressive: bool | None = DEFAULTS["progressive"],
                     chroma_weight: float = 1.0,
-                    dc_trellis: bool = DEFAULTS["dc_trellis"]):
+                    dc_trellis: bool = DEFAULTS["dc_trellis"],
+                    csf_share: float = 0.5):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -175,6 +178,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     chroma_weight : multiplier of chroma distortion relative to luma (1).
     dc_trellis : choose DC levels too (rounded value or one step either side, Viterbi
         over the DC differences at the same lambda; default) instead of rounding them.
+    csf_share : with ``distortion="hybrid"``, the exponent of the CSF weights (0.5).
 
     Returns
     -------
@@ -213,7 +217,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     if progressive is None:
         from msroi.codec.progressive import jpegtran_path
         progressive = jpegtran_path() is not None
-    cw = frequency_weights(distortion, tables)
+    cw = frequency_weights(distortion, tables, csf_share)
     cw = (cw[0], cw[1] * float(chroma_weight))
     families = tuple(dct.TABLE_FAMILIES) if tables == "auto" else (tables,)
     qts = {}
