@@ -59,6 +59,10 @@ CHROMA_RELATIVE = (dct.STD_LUMA / dct.STD_CHROMA) ** 2
 TABLE_OFFSETS = (0, 2, 4, 7, 10, 14, 20)
 #: Further offsets tried for families coarser than Annex K at the same quality number.
 EXTRA_OFFSETS = {"robidoux": (27, 35)}
+#: Highest table quality tried for these families unless the base quality is higher
+#: (finer tables were never chosen on the development set and their trellis is the
+#: slowest: about 0.9 s of a 2.2 s encode at a q90 budget).
+MAX_TABLE_QUALITY = {"robidoux": 95}
 
 #: Activity masking scale of mozjpeg's trellis (``lambda_log_scale2`` = 16.5 on its DCT,
 #: which is 8 times the orthonormal one): a block whose mean squared AC coefficient is E
@@ -226,7 +230,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     for fam in families:
         offsets = (TABLE_OFFSETS + EXTRA_OFFSETS.get(fam, ()) if quality_offset is None
                    else (int(quality_offset),))
-        qts[fam] = list(dict.fromkeys(min(100, max(1, start + o)) for o in offsets))
+        cap = max(MAX_TABLE_QUALITY.get(fam, 100), start) if quality_offset is None else 100
+        qts[fam] = list(dict.fromkeys(min(cap, 100, max(1, start + o)) for o in offsets))
     shape = (coefs[0].shape[0] * 8, coefs[0].shape[1] * 8)
     wy = block_weights(smap, 8, shape, ratio, calibrate, smooth / 8)
     wc = block_weights(smap, 16, shape, ratio, calibrate, smooth / 16)
