@@ -509,9 +509,9 @@ def test_workflow_tiny_image_metrics_are_nan_not_errors(workflow_run):
         ({"imagez": "images"}, "imagez"),
         ({"semantic": {"smooth": 1e9}}, "smooth"),
         ({"max_pixels": 10**12}, "max_pixels"),
-        ({"encoder": {"progressive": True}}, "progressive"),
+        ({"encoder": {"subsampling": "4:4:4"}}, "subsampling"),
     ],
-    ids=["max_pixels", "base_quality", "unknown_key", "smooth_1e9", "max_pixels_1e12", "semantic_progressive"],
+    ids=["max_pixels", "base_quality", "unknown_key", "smooth_1e9", "max_pixels_1e12", "semantic_444"],
 )
 def test_workflow_invalid_config_names_the_key(tmp_path, overrides, key):
     config = {"images": "images", **overrides}
@@ -673,7 +673,6 @@ UNSAFE = [
     Unsafe("map_0_255_floats", _map_npy(np.linspace(0, 255, 64).reshape(8, 8)), r"\[0, 1\]", ("m.npy",)),
     Unsafe("map_logits", _map_npy(np.linspace(-4, 4, 64).reshape(8, 8)), r"\[0, 1\]", ("m.npy",)),
     # 16: options the semantic method cannot honour
-    Unsafe("semantic_progressive", _compress("--progressive", "--json"), "cannot write progressive", ()),
     Unsafe("semantic_444", _compress("--subsampling", "4:4:4"), "cannot write subsampling 4:4:4", ()),
     Unsafe("semantic_no_optimize", _compress("--no-optimize"), "cannot write optimize", ()),
     # 17: map options that gave all-zero maps or silent substitutions

@@ -35,12 +35,35 @@ STD_CHROMA = np.array([
     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99], dtype=np.int64).reshape(8, 8)
 
 
-def quality_tables(quality: int) -> np.ndarray:
-    """libjpeg's scaled Annex K tables for ``quality`` in 1..100: int array (2, 8, 8)."""
+#: N. Robidoux's table (posted on the ImageMagick forum, 2012), mozjpeg's default
+#: (``quant_table`` 3, used for luma and chroma alike); natural order.
+ROBIDOUX = np.array([
+    16, 16, 16, 18, 25, 37, 56, 85, 16, 17, 20, 27, 34, 40, 53, 75,
+    16, 20, 24, 31, 43, 62, 91, 135, 18, 27, 31, 40, 53, 74, 106, 156,
+    25, 34, 43, 53, 69, 94, 131, 189, 37, 40, 62, 74, 94, 124, 169, 238,
+    56, 53, 91, 106, 131, 169, 226, 311, 85, 75, 135, 156, 189, 238, 311, 418],
+    dtype=np.int64).reshape(8, 8)
+
+#: Base (quality 50) table pairs (luma, chroma) by family name.
+TABLE_FAMILIES = {
+    "annexk": (STD_LUMA, STD_CHROMA),
+    "robidoux": (ROBIDOUX, ROBIDOUX),
+}
+
+
+def quality_tables(quality: int, family: str = "annexk") -> np.ndarray:
+    """libjpeg's quality scaling (``jpeg_quality_scaling``) of a table family's base
+    tables for ``quality`` in 1..100, clamped to 1..255 (baseline): int array (2, 8, 8).
+    ``family``: a key of :data:`TABLE_FAMILIES` ("annexk": the standard's Annex K tables,
+    "robidoux": mozjpeg's default)."""
     q = int(min(max(int(quality), 1), 100))
     scale = 5000 // q if q < 50 else 200 - 2 * q
+    try:
+        bases = TABLE_FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"table family must be one of {sorted(TABLE_FAMILIES)}, not {family!r}") from None
     out = []
-    for base in (STD_LUMA, STD_CHROMA):
+    for base in bases:
         t = (base * scale + 50) // 100
         out.append(np.clip(t, 1, 255))
     return np.stack(out).astype(np.int64)

@@ -1,22 +1,28 @@
-"""Saliency-driven bit allocation inside one baseline JPEG.
+"""Saliency-driven bit allocation inside one standard JPEG.
 
-The project's semantic method (``docs/research.md``):
+The project's semantic method (``docs/research.md``; issue 14 changed the defaults):
 
-1. One quantisation table pair for the whole file: libjpeg's scaled Annex K tables at a
-   quality ``Qt = Qb + offset``. ``Qb`` is the highest standard (libjpeg-turbo, 4:2:0,
-   optimised Huffman) quality whose JPEG fits the byte budget; the offset is the one of
-   :data:`TABLE_OFFSETS` whose trellis predicts the least weighted distortion at the
+1. One quantisation table pair for the whole file: a table family's base tables
+   (default N. Robidoux's, mozjpeg's default; or the standard's Annex K) scaled by
+   libjpeg's quality scaling to a quality ``Qt = Qb + offset`` and clamped to 8 bits.
+   ``Qb`` is the highest standard (libjpeg-turbo, 4:2:0, optimised Huffman) quality whose
+   JPEG fits the byte budget; the offset is the one of :data:`TABLE_OFFSETS` (and
+   :data:`EXTRA_OFFSETS`) whose trellis predicts the least weighted distortion at the
    budget. The table sets the finest precision any block can have.
 2. Per 8x8 block, the AC levels minimise ``sum_k w_b c_k (x_k - l_k q_k)^2 + lambda R``
    (:mod:`msroi.codec.trellis`): ``w_b`` is the block's weight from the saliency map
    (``ratio ** m``, m = percentile rank of the block's smoothed mean map value; 1 for the
-   least salient block, ``ratio`` for the most), ``c_k`` PSNR-HVS's contrast-sensitivity
-   weight (chroma: the same, scaled by the standard tables' luma/chroma step ratio
-   squared), ``R`` the block's Huffman bits. DC keeps plain rounding.
+   least salient block, ``ratio`` for the most), ``c_k`` the frequency weight (default
+   "hybrid": PSNR-HVS's contrast sensitivity to the power 0.7 times one over the squared
+   step of the family's base table (mozjpeg's weighting) to the power 0.3; the CSF alone
+   rewarded blur that SSIMULACRA2 and Butteraugli punish, the table weighting alone costs
+   PSNR-HVS-M and SSIM), ``R`` the block's Huffman bits. DC levels are chosen by a
+   Viterbi pass over the DC differences at the same lambda (``dc_trellis``).
 3. One Lagrange multiplier ``lambda`` for the whole image is searched so the file
    (Huffman tables optimised) lands at, and never above, ``budget_bytes``.
 
-The output is one baseline (SOF0) 4:2:0 JPEG with standard-shaped tables; any decoder
+The output is one 4:2:0 JPEG with 8-bit tables: baseline (SOF0) by default, progressive
+(SOF2, scans chosen for size, :mod:`msroi.codec.progressive`) on request; any decoder
 reads it and nothing else is stored. Same inputs and options give the same bytes.
 """
 
@@ -53,23 +59,41 @@ CHROMA_RELATIVE = (dct.STD_LUMA / dct.STD_CHROMA) ** 2
 
 #: Table qualities tried above ``Qb`` when no offset is forced.
 TABLE_OFFSETS = (0, 2, 4, 7, 10, 14, 20)
+#: Further offsets tried for families coarser than Annex K at the same quality number.
+EXTRA_OFFSETS = {"robidoux": (27, 35)}
+#: Highest table quality tried for these families unless the base quality is higher
+#: (finer tables were never chosen on the development set and their trellis is the
+#: slowest: about 0.9 s of a 2.2 s encode at a q90 budget).
+MAX_TABLE_QUALITY = {"robidoux": 95}
+
+#: Activity masking scale of mozjpeg's trellis (``lambda_log_scale2`` = 16.5 on its DCT,
+#: which is 8 times the orthonormal one): a block whose mean squared AC coefficient is E
+#: has its distortion weighted by ``E0 / (E0 + E)``.
+MOZJPEG_MASKING = 2.0 ** 16.5 / 64.0
 
 #: Defaults of :func:`encode_semantic` (chosen in docs/research.md).
-DEFAULTS = dict(ratio=settings.RATIO, smooth=settings.SMOOTH, calibrate="rank", perceptual=True)
+DEFAULTS = dict(ratio=settings.RATIO, smooth=settings.SMOOTH, calibrate="rank", perceptual=True, tables="robidoux",
+                progressive=False, dc_trellis=True, csf_share=0.7)
 
-#: The writer options the semantic method can honour (it writes baseline 4:2:0 files with
-#: optimised Huffman tables); anything else is refused by :func:`check_options`.
-SUPPORTED_OPTIONS = {"subsampling": ("4:2:0",), "progressive": (False,), "optimize": (True,)}
+#: The writer options the semantic method can honour (4:2:0 files with optimised Huffman
+#: tables, sequential or progressive); anything else is refused by :func:`check_options`.
+SUPPORTED_OPTIONS = {"subsampling": ("4:2:0",), "progressive": (False, True), "optimize": (True,)}
 
 
 def check_options(options: EncoderOptions) -> None:
-    """Raise :class:`MsroiError` when ``options`` ask for a file the semantic method cannot write."""
+    """Raise :class:`MsroiError` when ``options`` ask for a file the semantic method cannot
+    write (progressive output also needs libjpeg-turbo's ``jpegtran``)."""
+    from msroi.codec.progressive import jpegtran_path
+
     for name, allowed in SUPPORTED_OPTIONS.items():
         value = getattr(options, name)
         if value not in allowed:
             can = ", ".join(f"{k} {'/'.join(map(str, v))}" for k, v in SUPPORTED_OPTIONS.items())
             raise MsroiError(f"the semantic method cannot write {name} {value} (it writes {can}); "
                              f"change the option or use another method")
+    if options.progressive and jpegtran_path() is None:
+        raise MsroiError("progressive output of the semantic method needs jpegtran "
+                         "(Debian: apt-get install libjpeg-turbo-progs)")
 
 
 def compress_semantic(rgb: np.ndarray, saliency: np.ndarray, base_quality: int = settings.BASE_QUALITY,
@@ -85,7 +109,7 @@ def compress_semantic(rgb: np.ndarray, saliency: np.ndarray, base_quality: int =
     check_options(options)
     baseline = jpeg.encode(rgb, base_quality, options)
     budget = rate.budget_bytes(len(baseline), threshold_pct)
-    data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth)
+    data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth, progressive=options.progressive)
     record = make_record(data, method="semantic", base_quality=base_quality, threshold_pct=threshold_pct,
                          final_quality=info["table_quality"], base_bytes=len(baseline), budget_bytes=budget,
                          fits_budget=bool(info["fits"]), width=rgb.shape[1], height=rgb.shape[0],
@@ -121,12 +145,56 @@ def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: f
     return float(ratio) ** np.clip(b, 0.0, 1.0)
 
 
+def frequency_weights(distortion: str, family: str, csf_share: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frequency distortion weights (luma, chroma), (8, 8) each.
+
+    "csf": PSNR-HVS's contrast sensitivity (chroma scaled by the Annex K luma/chroma step
+    ratio squared); "mse": plain squared error (chroma as "csf"); "table": one over the
+    squared step of the family's base table (mozjpeg's weighting: an error of one table
+    step costs the same at every frequency), "auto" family measured with Robidoux's table;
+    "hybrid": the geometric mean of "table" and "csf", ``csf_share`` the exponent of "csf".
+    """
+    if distortion == "csf":
+        return CSF_WEIGHT, CSF_WEIGHT * CHROMA_RELATIVE
+    if distortion == "mse":
+        return np.ones((8, 8)), np.ones((8, 8)) * CHROMA_RELATIVE
+    if distortion in ("table", "hybrid"):
+        luma, chroma = dct.TABLE_FAMILIES["robidoux" if family == "auto" else family]
+        wl, wc = 1.0 / luma.astype(np.float64) ** 2, 1.0 / chroma.astype(np.float64) ** 2
+        norm = wl.mean()
+        wl, wc = wl / norm, wc / norm
+        if distortion == "hybrid":  # weighted geometric mean of "table" and "csf"
+            a = float(csf_share)
+            wl = wl ** (1 - a) * CSF_WEIGHT ** a
+            wc = wc ** (1 - a) * (CSF_WEIGHT * CHROMA_RELATIVE) ** a
+        return wl, wc
+    raise MsroiError(f"distortion must be csf, mse, table or hybrid, not {distortion!r}")
+
+
+def masking_weights(coefs: np.ndarray, e0: float) -> np.ndarray:
+    """Per-block activity masking ``e0 / (e0 + E)``, E the block's mean squared AC
+    coefficient (orthonormal DCT), as mozjpeg's trellis scales its lambda; ones if e0 <= 0."""
+    bh, bw = coefs.shape[:2]
+    if not e0 > 0:
+        return np.ones((bh, bw))
+    c = coefs.reshape(bh, bw, 64)
+    e = (np.sum(c * c, axis=2) - c[..., 0] ** 2) / 63.0
+    return e0 / (e0 + e)
+
+
 def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     ratio: float = DEFAULTS["ratio"],
                     smooth: float = DEFAULTS["smooth"],
                     calibrate: str = DEFAULTS["calibrate"],
                     perceptual: bool = DEFAULTS["perceptual"],
-                    quality_offset: int | None = None):
+                    quality_offset: int | None = None,
+                    tables: str = DEFAULTS["tables"],
+                    distortion: str | None = None,
+                    masking: float = 0.0,
+                    progressive: bool | None = DEFAULTS["progressive"],
+                    chroma_weight: float = 1.0,
+                    dc_trellis: bool = DEFAULTS["dc_trellis"],
+                    csf_share: float = DEFAULTS["csf_share"]):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -141,15 +209,32 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         maps peak on an object's most telling parts, the blur spreads weight over it.
     calibrate : "rank" (default; percentiles of the block means, ties averaged),
         "absolute" (map values as given) or "minmax" - how map values become weights.
-    perceptual : weight distortion by PSNR-HVS's contrast sensitivity (True); False = MSE.
+    perceptual : weight distortion perceptually (True; see ``distortion``); False = MSE.
     quality_offset : force the table quality to ``Qb + quality_offset`` instead of
         choosing it among :data:`TABLE_OFFSETS`.
+    tables : quantisation table family, "robidoux" (mozjpeg's default; the default here),
+        "annexk" (the standard's) or "auto" (both tried, the least predicted distortion wins); always
+        scaled by libjpeg's quality scaling and clamped to 8 bits.
+    distortion : per-frequency weighting of the trellis' distortion, "csf", "mse" or
+        "table" or "hybrid" (:func:`frequency_weights`); None = "hybrid" if ``perceptual``
+        else "mse". ("csf" was the default before issue 14; "table" is best on
+        SSIMULACRA2 and Butteraugli but costs PSNR-HVS-M and SSIM, docs/research.md.)
+    masking : activity masking scale E0 (:func:`masking_weights`; 0 = off,
+        :data:`MOZJPEG_MASKING` = mozjpeg's).
+    progressive : write the file progressive (:mod:`msroi.codec.progressive`: the same
+        coefficients, scans chosen for size; needs jpegtran); the budget applies to the
+        progressive file. False (default): baseline sequential. None: progressive when
+        jpegtran is installed, else baseline (``info["progressive"]`` says which).
+    chroma_weight : multiplier of chroma distortion relative to luma (1).
+    dc_trellis : choose DC levels too (rounded value or one step either side, Viterbi
+        over the DC differences at the same lambda; default) instead of rounding them.
+    csf_share : with ``distortion="hybrid"``, the exponent of the CSF weights (0.7).
 
     Returns
     -------
     (jpeg_bytes, info): ``info`` holds ``fits`` (False if even the coarsest setting is
     above the budget; the smallest file found is returned then), ``bytes``,
-    ``table_quality``, ``base_quality`` (highest plain quality that fits), ``lam``,
+    ``table_quality``, ``table_family``, ``base_quality`` (highest plain quality that fits), ``lam``,
     ``encodes`` and ``seconds``.
     """
     t0 = time.perf_counter()
@@ -177,26 +262,42 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True))
     base_q, base_n = (base_q, len(base_data)) if base_fits else (0, None)
     start = max(base_q, 1)
-    offsets = TABLE_OFFSETS if quality_offset is None else (int(quality_offset),)
-    qts = list(dict.fromkeys(min(100, max(1, start + o)) for o in offsets))
+    if tables not in ("auto", *dct.TABLE_FAMILIES):
+        raise MsroiError(f"tables must be auto or one of {sorted(dct.TABLE_FAMILIES)}, not {tables!r}")
+    if distortion is None:
+        distortion = "hybrid" if perceptual else "mse"
+    if progressive is None:
+        from msroi.codec.progressive import jpegtran_path
+        progressive = jpegtran_path() is not None
+    cw = frequency_weights(distortion, tables, csf_share)
+    cw = (cw[0], cw[1] * float(chroma_weight))
+    families = tuple(dct.TABLE_FAMILIES) if tables == "auto" else (tables,)
+    qts = {}
+    for fam in families:
+        offsets = (TABLE_OFFSETS + EXTRA_OFFSETS.get(fam, ()) if quality_offset is None
+                   else (int(quality_offset),))
+        cap = max(MAX_TABLE_QUALITY.get(fam, 100), start) if quality_offset is None else 100
+        qts[fam] = list(dict.fromkeys(min(cap, 100, max(1, start + o)) for o in offsets))
     shape = (coefs[0].shape[0] * 8, coefs[0].shape[1] * 8)
-    weights = (block_weights(smap, 8, shape, ratio, calibrate, smooth / 8),
-               block_weights(smap, 16, shape, ratio, calibrate, smooth / 16))
-    cw_y = CSF_WEIGHT if perceptual else np.ones((8, 8))
-    out, info = _trellis_search(coefs, qts, weights, cw_y, budget, height, width)
+    wy = block_weights(smap, 8, shape, ratio, calibrate, smooth / 8)
+    wc = block_weights(smap, 16, shape, ratio, calibrate, smooth / 16)
+    weights = tuple(w * masking_weights(c, float(masking)) for w, c in zip((wy, wc, wc), coefs))
+    out, info = _trellis_search(coefs, families, qts, weights, cw, budget, height, width,
+                                bool(progressive), bool(dc_trellis))
     info.update(base_quality=base_q, base_bytes=base_n, ratio=float(ratio), smooth=float(smooth),
-                calibrate=calibrate, perceptual=bool(perceptual), seconds=time.perf_counter() - t0)
+                calibrate=calibrate, perceptual=bool(perceptual), distortion=distortion,
+                masking=float(masking), csf_share=float(csf_share), dc_trellis=bool(dc_trellis),
+                seconds=time.perf_counter() - t0)
     return out, info
 
 
-def _trellis_components(coefs, tables, weights, cw_y):
+def _trellis_components(coefs, tables, weights, cw):
     from msroi.codec.trellis import Trellis, code_lengths
 
-    wy, wc = weights
-    cw_c = cw_y * CHROMA_RELATIVE
-    comps = [Trellis(coefs[0], tables[0], wy, cw_y),
-             Trellis(coefs[1], tables[1], wc, cw_c),
-             Trellis(coefs[2], tables[1], wc, cw_c)]
+    cw_y, cw_c = cw
+    comps = [Trellis(coefs[0], tables[0], weights[0], cw_y),
+             Trellis(coefs[1], tables[1], weights[1], cw_c),
+             Trellis(coefs[2], tables[1], weights[2], cw_c)]
     comps[1].lengths = comps[2].lengths = code_lengths(comps[1].counts0 + comps[2].counts0)
     return comps
 
@@ -255,22 +356,22 @@ def _real(comps, runs, tables, height, width):
     return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width)
 
 
-def _plan(coefs, qt, weights, cw_y, budget, height, width, guess=None):
-    """Predicted weighted distortion of table quality ``qt`` at the budget, with what the
-    final search needs: (distortion, qt, tables, comps, lambda, overhead bytes).
-    ``guess``: a lambda to start from (the neighbouring table quality's)."""
-    tables = dct.quality_tables(qt)
-    comps = _trellis_components(coefs, tables, weights, cw_y)
+def _plan(coefs, family, qt, weights, cw, budget, height, width, guess=None):
+    """Predicted weighted distortion of table quality ``qt`` of ``family`` at the budget,
+    with what the final search needs: (distortion, (family, qt), tables, comps, lambda,
+    overhead bytes). ``guess``: a lambda to start from (the neighbouring table quality's)."""
+    tables = dct.quality_tables(qt, family)
+    comps = _trellis_components(coefs, tables, weights, cw)
     runs, bits, dist = _model(comps, 0.0)
     data = _real(comps, runs, tables, height, width)
     overhead = len(data) - bits / 8
     if len(data) <= budget:
-        return dist, qt, tables, comps, 0.0, overhead
+        return dist, (family, qt), tables, comps, 0.0, overhead
     lam = guess
     for _ in range(2):
         lam = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, tol=1.02, ftol=0.005)
         _relength(comps, _model(comps, lam)[0])
-    return _model(comps, lam)[2], qt, tables, comps, lam, overhead
+    return _model(comps, lam)[2], (family, qt), tables, comps, lam, overhead
 
 
 def _relength(comps, runs):
@@ -281,7 +382,8 @@ def _relength(comps, runs):
     comps[1].lengths = comps[2].lengths = code_lengths(runs[1][2] + runs[2][2])
 
 
-def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
+def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, progressive=False,
+                    dc_trellis=False):
     """Encode with the table quality in ``qts`` whose trellis predicts the least weighted
     distortion at ``budget``, searching lambda so the file lands at (never above) it.
 
@@ -291,16 +393,37 @@ def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
     lengths follow the symbols chosen, as the optimised Huffman tables will.
     """
     plans = []
-    for qt in qts:  # predicted distortion is unimodal in the table quality: stop past the dip
-        guess = plans[-1][4] if plans and plans[-1][4] > 0 else None
-        plans.append(_plan(coefs, qt, weights, cw_y, budget, height, width, guess))
-        if len(plans) > 1 and plans[-1][0] > min(p[0] for p in plans[:-1]):
-            break
-    _, qt, tables, comps, lam, overhead = min(plans, key=lambda p: p[0])
+    for family in families:
+        fam = []
+        for qt in qts[family]:  # predicted distortion is unimodal in the table quality: stop past the dip
+            guess = fam[-1][4] if fam and fam[-1][4] > 0 else None
+            fam.append(_plan(coefs, family, qt, weights, cw, budget, height, width, guess))
+            if len(fam) > 1 and fam[-1][0] > min(p[0] for p in fam[:-1]):
+                break
+        plans += fam
+    _, (family, qt), tables, comps, lam, overhead = min(plans, key=lambda p: p[0])
     encodes = len(plans)
-    runs = _model(comps, lam)[0]
-    data = _real(comps, runs, tables, height, width)
+    script = None
+
+    def real(runs, lam):
+        nonlocal script
+        if dc_trellis and lam > 0:
+            for c, mcu in zip(comps, (2, 1, 1)):
+                c.dc_trellis(lam, mcu)
+        seq = _real(comps, runs, tables, height, width)
+        if not progressive:
+            return seq
+        from msroi.codec import progressive as prog
+        if script is None:
+            script, data = prog.best_script(seq)
+            return data
+        return prog.rewrite(seq, script)
+
+    runs, bits, _ = _model(comps, lam)
+    data = real(runs, lam)
     encodes += 1
+    if progressive or dc_trellis:
+        overhead = len(data) - bits / 8
     smallest = data
     best, best_lam = (data, lam) if len(data) <= budget else (None, None)
     if lam > 0:
@@ -311,7 +434,7 @@ def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
                 break
             lam = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam)
             runs, bits, _ = _model(comps, lam)
-            data = _real(comps, runs, tables, height, width)
+            data = real(runs, lam)
             encodes += 1
             overhead = len(data) - bits / 8
             if len(data) < len(smallest):
@@ -325,5 +448,6 @@ def _trellis_search(coefs, qts, weights, cw_y, budget, height, width):
                 slack += (len(data) - budget) // 2 + 1
     fits = best is not None
     out = best if fits else smallest
-    return out, dict(fits=fits, bytes=len(out), budget=budget, table_quality=qt,
+    return out, dict(fits=fits, bytes=len(out), budget=budget, table_quality=qt, table_family=family,
+                     progressive=bool(progressive), scans=script,
                      lam=None if best_lam is None else float(best_lam), encodes=encodes)

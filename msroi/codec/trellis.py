@@ -178,7 +178,8 @@ class Trellis:
         self.sign = np.where(flat < 0, -1, 1)
         cw = (q * q * coef_weight).reshape(64)[ZIGZAG]
         self.scale = np.ascontiguousarray(weights.reshape(n, 1) * cw[None, :])
-        self.dc = np.rint(flat[:, 0] / qz[0]).astype(np.int64)
+        self.dc_x = flat[:, 0] / qz[0]
+        self.dc = np.rint(self.dc_x).astype(np.int64)
         self.dc_dist = float(np.sum((flat[:, 0] / qz[0] - self.dc) ** 2 * self.scale[:, 0]))
         self.counts0 = symbol_counts(np.floor(self.a + 0.5).astype(np.int64))  # plain rounding
         self.lengths = code_lengths(self.counts0)
@@ -193,6 +194,17 @@ class Trellis:
         bits, dist = _trellis(self.a, self.scale, float(lam), hl, eob, zrl, out, counts)
         return out, bits, counts, dist
 
+    def dc_trellis(self, lam: float, mcu: int) -> float:
+        """Choose the DC levels by :func:`_dc_trellis` at ``lam`` (``mcu``: blocks per
+        MCU side, 2 for 4:2:0 luma); updates ``dc`` and ``dc_dist``, returns the DC bits."""
+        order = dc_order(self.shape[0], self.shape[1], mcu)
+        rounded = np.rint(self.dc_x).astype(np.int64)
+        hl = dc_code_lengths(rounded, order)
+        out = np.empty_like(rounded)
+        dist, bits = _dc_trellis(self.dc_x, np.ascontiguousarray(self.scale[:, 0]), order, float(lam), hl, out)
+        self.dc, self.dc_dist = out, float(dist)
+        return float(bits)
+
     def levels(self, mags: np.ndarray) -> np.ndarray:
         """Signed levels in natural order, shape (bh, bw, 8, 8), with rounded DC."""
         zz = mags * self.sign
@@ -200,3 +212,73 @@ class Trellis:
         nat = np.empty_like(zz)
         nat[:, ZIGZAG] = zz
         return nat.reshape(self.shape)
+
+
+@njit(cache=True)
+def _dc_trellis(x, scale, order, lam, hl, out):
+    """Viterbi over one component's DC levels in coding order: each block's level is its
+    rounded ``x`` (DC / step, signed) or one step either side, minimising
+    ``scale_b (x_b - l_b)^2 + lam * (hl[size] + size)`` of the differences the
+    decoder predicts from. Writes the levels to ``out`` (block index); returns the
+    weighted distortion and the bits."""
+    n = order.shape[0]
+    cost = np.empty((n, 3))
+    back = np.zeros((n, 3), np.int64)
+    cand = np.empty((n, 3), np.int64)
+    for i in range(n):
+        b = order[i]
+        r = np.int64(np.floor(x[b] + 0.5))
+        for k in range(3):
+            c = r - 1 + k
+            cand[i, k] = c
+            d = (x[b] - c) * (x[b] - c) * scale[b]
+            if i == 0:
+                s = _size(abs(c))
+                cost[i, k] = d + lam * (hl[s] + s)
+            else:
+                best = 1e300
+                bj = 0
+                for j in range(3):
+                    s = _size(abs(c - cand[i - 1, j]))
+                    v = cost[i - 1, j] + lam * (hl[s] + s)
+                    if v < best:
+                        best = v
+                        bj = j
+                cost[i, k] = best + d
+                back[i, k] = bj
+    k = 0
+    for j in range(1, 3):
+        if cost[n - 1, j] < cost[n - 1, k]:
+            k = j
+    dist = 0.0
+    bits = 0.0
+    for i in range(n - 1, -1, -1):
+        b = order[i]
+        c = cand[i, k]
+        out[b] = c
+        dist += (x[b] - c) * (x[b] - c) * scale[b]
+        prev = cand[i - 1, back[i, k]] if i > 0 else 0
+        s = _size(abs(c - prev))
+        bits += hl[s] + s
+        k = back[i, k]
+    return dist, bits
+
+
+def dc_order(bh: int, bw: int, mcu: int) -> np.ndarray:
+    """Flat block indices of a (bh, bw) component in coding order: MCU by MCU with
+    ``mcu`` x ``mcu`` blocks each (2 for 4:2:0 luma, 1 otherwise), row-major inside."""
+    idx = np.arange(bh * bw).reshape(bh, bw)
+    if mcu == 1:
+        return idx.ravel().astype(np.int64)
+    t = idx.reshape(bh // mcu, mcu, bw // mcu, mcu).transpose(0, 2, 1, 3)
+    return t.reshape(-1).astype(np.int64)
+
+
+def dc_code_lengths(levels: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """DC category code length estimates (bits, index = size 0..11) from the
+    differences of ``levels`` (flat, block index) in ``order``."""
+    v = levels[order]
+    diff = np.abs(np.diff(np.concatenate([[0], v])))
+    sizes = np.where(diff > 0, np.floor(np.log2(np.maximum(diff, 1))) + 1, 0).astype(np.int64)
+    c = np.bincount(sizes, minlength=12)[:12].astype(np.float64)
+    return np.clip(-np.log2(np.maximum(c, 0.5) / (c.sum() + 1.0)), 1.0, 16.0)

@@ -302,7 +302,8 @@ def encode(rgb: np.ndarray, sal: np.ndarray, budget: int, settings: Settings) ->
     if settings.method == "semantic":
         from msroi.codec.semantic import encode_semantic
 
-        data, info = encode_semantic(rgb, sal, budget, ratio=settings.ratio, smooth=settings.smooth)
+        data, info = encode_semantic(rgb, sal, budget, ratio=settings.ratio, smooth=settings.smooth,
+                                     progressive=settings.options.progressive)
         return data, int(info["table_quality"]), bool(info["fits"])
     from msroi.codec import original, rate
 
