@@ -90,16 +90,20 @@ def write_standard(image_path, qualities: list[int], out_paths: list, records_cs
                    encoder_name: str = "jpeg", options: EncoderOptions = EncoderOptions(),
                    max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
     """Encode the image with a standard encoder at each quality: ``jpeg`` (libjpeg-turbo via
-    Pillow with ``options``: the comparison baselines) or ``jpegli`` (pyjpegli, 4:2:0, its own
+    Pillow with ``options``: the comparison baselines), ``mozjpeg`` (its defaults, progressive
+    or its sequential form as ``options.progressive``) or ``jpegli`` (pyjpegli, 4:2:0, its own
     defaults). Writes the JPEGs and their records; returns the records."""
+    encode = {"jpeg": lambda rgb, q: jpeg.encode(rgb, q, options), "jpegli": jpeg.encode_jpegli,
+              "mozjpeg": lambda rgb, q: jpeg.encode_mozjpeg(rgb, q, options.progressive)}[encoder_name]
+    writer = {"jpeg": options.as_dict(), "jpegli": {"subsampling": "4:2:0"},
+              "mozjpeg": {"subsampling": "4:2:0", "optimize": True, "progressive": options.progressive}}[encoder_name]
     rgb = files.read_image(image_path, max_pixels)
     records = []
     for q, out in zip(qualities, out_paths):
-        data = jpeg.encode(rgb, q, options) if encoder_name == "jpeg" else jpeg.encode_jpegli(rgb, q)
+        data = encode(rgb, q)
         files.write_bytes(out, data)
         records.append({"image": image_id, "map_source": "none", "method": encoder_name, "selection": 0,
                         "base_quality": q, "threshold_pct": 0.0, "bytes": len(data), "final_quality": q,
-                        "fits_budget": True, "width": rgb.shape[1], "height": rgb.shape[0],
-                        **(options.as_dict() if encoder_name == "jpeg" else {"subsampling": "4:2:0"}),
+                        "fits_budget": True, "width": rgb.shape[1], "height": rgb.shape[0], **writer,
                         "output": str(out)})
     return _write_records(records_csv, records)

@@ -164,8 +164,8 @@ def make_study(metrics_csv, summary_csv, bdrate_csv, out_dir, figures_dir, image
     ``equal_bytes.csv``, ``bdrate.csv``, ``rd.png``, ``deltas.png``) and the other figures into
     ``figures_dir`` (``rd_roi.png``, ``deltas_roi.png`` when ROI metrics exist, ``gallery.png``
     of photos, msroi maps and overlays, ``crop_<image>.png``: the ROI of each image, standard
-    JPEG with encoder ``options`` vs the semantic msroi output at equal bytes). Returns the
-    paths written."""
+    JPEG with encoder ``options`` vs the semantic msroi output at equal bytes; ``roi_path`` is
+    one boxes file or a list of them). Returns the paths written."""
     from msroi.files import write_csv
 
     out, figs = Path(out_dir), Path(figures_dir)
@@ -188,10 +188,12 @@ def make_study(metrics_csv, summary_csv, bdrate_csv, out_dir, figures_dir, image
     if images and maps_dir is not None and Path(maps_dir).is_dir():
         gallery(images, maps_dir, figs / "gallery.png")
         written.append(figs / "gallery.png")
-    if images and roi_path and Path(roi_path).suffix.lower() in (".csv", ".json"):
+    roi_files = [p for p in ([roi_path] if isinstance(roi_path, (str, Path)) else roi_path or [])
+                 if p and Path(p).suffix.lower() in (".csv", ".json")]
+    if images and roi_files:
         from msroi.quality.roi import boxes_for, read_boxes
 
-        boxes = read_boxes(roi_path)
+        boxes = {k: v for p in roi_files for k, v in read_boxes(p).items()}
         chosen = metrics[(metrics["method"] == "semantic") & (metrics["map_source"] == "msroi")
                          & (metrics["base_quality"] == base_quality)]
         for r in chosen.itertuples():
