@@ -72,12 +72,14 @@ def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
 
 def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(), roi_path="",
                 qualities=range(1, 101), max_pixels: int = files.DEFAULT_MAX_PIXELS, encoder: str = "jpeg",
-                records=()) -> pd.DataFrame:
+                records=(), known=None) -> pd.DataFrame:
     """The reference curve of one image for ``encoder`` (``jpeg`` or ``mozjpeg``, see
     :func:`msroi.quality.rd.reference_encoder`), scored with every metric (and ROI metrics
     when a ROI is configured): with ``records`` (CSV files listing the outputs of this image),
     only the qualities bracketing their byte counts; otherwise every quality in ``qualities``.
-    Writes and returns columns ``image``, ``encoder``, ``q``, ``bytes`` and the metrics."""
+    ``known``: the score CSV of this encoder's own outputs (scored at their base qualities,
+    not scored again). Writes and returns columns ``image``, ``encoder``, ``q``, ``bytes`` and
+    the metrics."""
     from msroi.quality.rd import reference_encoder, standard_sweep, sweep_for_bytes
 
     rgb = files.read_image(image_path, max_pixels)
@@ -86,7 +88,12 @@ def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = En
     encode = reference_encoder(encoder, options)
     if records:
         targets = pd.concat([pd.read_csv(p, usecols=["bytes"]) for p in records])["bytes"]
-        df = sweep_for_bytes(rgb, encode, targets, roi=roi, boxes=boxes)
+        scored = None
+        if known:
+            scored = pd.read_csv(known)
+            scored = scored[scored["method"] == encoder].rename(columns={"base_quality": "q"})
+            scored = scored[["q", "bytes", *metric_columns(scored)]]
+        df = sweep_for_bytes(rgb, encode, targets, roi=roi, boxes=boxes, known=scored)
     else:
         df = standard_sweep(rgb, encode, qualities, roi=roi, boxes=boxes)
     df.insert(0, "encoder", encoder)

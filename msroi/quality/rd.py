@@ -65,11 +65,18 @@ def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: i
     return sorted(need)
 
 
-def sweep_for_bytes(rgb, encode: Callable[[np.ndarray, int], bytes], targets, roi=None, boxes=None, metrics=None):
+def sweep_for_bytes(rgb, encode: Callable[[np.ndarray, int], bytes], targets, roi=None, boxes=None, metrics=None,
+                    known=None):
     """The reference curve an equal-bytes comparison needs: ``encode`` at the qualities that
     bracket every byte count in ``targets`` (:func:`bracket_qualities`), scored like
-    :func:`standard_sweep` (same columns); each quality is encoded once."""
+    :func:`standard_sweep` (same columns); each quality is encoded once. ``known``: rows
+    already scored with the same encoder (columns ``q``, ``bytes`` and the metrics, e.g. its
+    outputs at the base qualities), reused instead of encoded and scored again."""
+    import pandas as pd
+
     rgb = np.asarray(rgb, dtype=np.uint8)
+    known = known if known is not None else pd.DataFrame(columns=["q", "bytes"])
+    known_size = dict(zip(known["q"].astype(int), known["bytes"].astype(int)))
     files: dict[int, bytes] = {}
 
     def encoded(image, q):
@@ -77,8 +84,11 @@ def sweep_for_bytes(rgb, encode: Callable[[np.ndarray, int], bytes], targets, ro
             files[q] = encode(image, q)
         return files[q]
 
-    qualities = bracket_qualities(lambda q: len(encoded(rgb, q)), targets)
-    return standard_sweep(rgb, encoded, qualities, roi=roi, metrics=metrics, boxes=boxes)
+    qualities = bracket_qualities(lambda q: known_size.get(q) or len(encoded(rgb, q)), targets)
+    new = standard_sweep(rgb, encoded, [q for q in qualities if q not in known_size], roi=roi, metrics=metrics,
+                         boxes=boxes)
+    reused = known[known["q"].isin(qualities)]
+    return pd.concat([new, reused], ignore_index=True).sort_values("q", kind="stable").reset_index(drop=True)
 
 
 def standard_sweep(

@@ -30,6 +30,7 @@ rule sweep:
     input:
         image=original_path,
         records=image_records,
+        known=f"{RESULTS}/scores/{{encoder}}/standard/{{image}}.csv",
     output:
         f"{RESULTS}/sweep/{{encoder}}/{{image}}.csv",
     log:
