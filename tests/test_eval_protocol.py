@@ -105,3 +105,23 @@ def test_jpeg_input_becomes_a_half_size_original_with_scaled_boxes(tmp_path, sma
     assert pd.read_csv(tmp_path / "p.csv")[["x0", "y0", "x1", "y1"]].iloc[0].tolist() == [50, 20, 150, 120]
     info = prepare_original(tmp_path / "cat.jpg", tmp_path / "q.png", tmp_path / "q.csv", "cat", boxes, downscale_jpeg=False)
     assert not info["reduced"] and info["width"] == w
+
+
+def test_metrics_command_prints_the_perceptual_metrics_with_boxes(tmp_path, small_photo):
+    import json
+    import subprocess
+    import sys
+
+    ref, dist = tmp_path / "cat.png", tmp_path / "d.jpg"
+    Image.fromarray(small_photo).save(ref)
+    dist.write_bytes(jpeg.encode(small_photo, 30))
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("image,x0,y0,x1,y1\ncat,20,10,120,90\n")
+    r = subprocess.run([sys.executable, "-m", "msroi.cli", "metrics", str(ref), str(dist), "--roi", str(boxes), "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    values = json.loads(r.stdout)
+    assert {p + m for p in ("", "roi_") for m in M.METRIC_NAMES} == set(values)
+    crop = (slice(10, 90), slice(20, 120))
+    assert values["roi_ssimulacra2"] == pytest.approx(
+        M.all_metrics(small_photo[crop], jpeg.decode(dist.read_bytes())[crop], metrics=["ssimulacra2"])["ssimulacra2"])
