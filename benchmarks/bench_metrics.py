@@ -1,9 +1,11 @@
 """Benchmark of msroi.quality.metrics and msroi.quality.rd on one 768x512 photo.
 
 Run: ``python benchmarks/bench_metrics.py [--repeat N] [--no-sweep]``. Prints the median
-time of :func:`msroi.quality.metrics.all_metrics` (target: under 0.5 s), a per-metric breakdown
-(each metric alone through ``all_metrics(metrics=[name])``), the ROI overhead, and the
-time of one 100-quality equal-bytes sweep with all metrics and with PSNR only.
+time of :func:`msroi.quality.metrics.all_metrics` with every metric, SSIMULACRA2 and
+Butteraugli included (target: at most 1.5 s), a per-metric breakdown (each metric alone
+through ``all_metrics(metrics=[name])``; Butteraugli max and 3-norm are one tool call), the
+ROI overhead, and the time of one 100-quality sweep with PSNR only and with the paper's six
+metrics (the workflow's sweeps score only the qualities they need: ``bench_sweep.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from common import median_time, photo
 from msroi.codec.jpeg import decode, encode
 from msroi.quality.rd import standard_sweep
-from msroi.quality.metrics import METRIC_NAMES, all_metrics
+from msroi.quality.metrics import METRIC_NAMES, PAPER_METRICS, all_metrics
 
 
 def main():
@@ -32,7 +34,7 @@ def main():
     all_metrics(rgb, dist)  # warm-up (lazy imports)
 
     t_all = median_time(lambda: all_metrics(rgb, dist), args.repeat)
-    print(f"all_metrics, 768x512 pair: median {t_all * 1000:.0f} ms over {args.repeat} runs (target < 500 ms)")
+    print(f"all_metrics, 768x512 pair: median {t_all * 1000:.0f} ms over {args.repeat} runs (target <= 1500 ms)")
     for name in METRIC_NAMES:
         t = median_time(lambda: all_metrics(rgb, dist, metrics=[name]), args.repeat)
         print(f"  {name:9s} alone: {t * 1000:6.1f} ms")
@@ -46,8 +48,8 @@ def main():
         standard_sweep(rgb, metrics=["psnr"])
         print(f"standard_sweep Q=1..100, PSNR only: {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
-        standard_sweep(rgb)
-        print(f"standard_sweep Q=1..100, all metrics: {time.perf_counter() - t:.1f} s")
+        standard_sweep(rgb, metrics=list(PAPER_METRICS))
+        print(f"standard_sweep Q=1..100, the paper's six metrics: {time.perf_counter() - t:.1f} s")
 
 
 if __name__ == "__main__":

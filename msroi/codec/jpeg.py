@@ -1,4 +1,5 @@
-"""Standard JPEG encode/decode through Pillow (libjpeg-turbo).
+"""Standard JPEG encode/decode through Pillow (libjpeg-turbo), and the reference encoders
+jpegli (pyjpegli) and mozjpeg 4.0.3 (bundled by jpeglib).
 
 Every file written is a standard JPEG of 3 components (YCbCr); baseline sequential
 unless ``progressive`` is asked for.
@@ -7,6 +8,8 @@ unless ``progressive`` is asked for.
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -59,6 +62,49 @@ def encode_jpegli(rgb: np.ndarray, quality: int) -> bytes:
     return pyjpegli.encode(rgb.tobytes(), rgb.shape[1], rgb.shape[0], int(quality))
 
 
+#: The mozjpeg that :func:`encode_mozjpeg` runs (jpeglib's bundled build).
+MOZJPEG_VERSION = "mozjpeg403"
+
+
+def encode_mozjpeg(rgb: np.ndarray, quality: int, progressive: bool = True) -> bytes:
+    """Encode with mozjpeg 4.0.3 at ``quality`` (1..100) at its defaults; returns the bytes.
+
+    mozjpeg's defaults: its quantisation tables (the same for luma and chroma), trellis
+    quantisation of AC and DC, optimised Huffman codes, 4:2:0, progressive scans; its tables
+    are limited to 8 bits (libjpeg's ``force_baseline``, clamping entries above 255, which
+    mozjpeg needs at Q <= 60) so that the same coefficients can also be written as a
+    baseline file. ``progressive=False`` gives that sequential form: the progressive file's
+    coefficients and tables rewritten losslessly as one baseline sequential scan with
+    optimised Huffman codes (same pixels, a few bytes more or less).
+    """
+    import jpeglib
+
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {rgb.shape}")
+    with tempfile.TemporaryDirectory(prefix="msroi-mozjpeg-") as tmp:
+        path = os.path.join(tmp, "out.jpg")
+        with jpeglib.version(MOZJPEG_VERSION):
+            jpeglib.from_spatial(rgb).write_spatial(path, qt=int(quality), flags=["+FORCE_BASELINE"])
+        if not progressive:
+            path = _sequential(path, os.path.join(tmp, "seq.jpg"))
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _sequential(src: str, dst: str) -> str:
+    """Rewrite the JPEG at ``src`` as baseline sequential at ``dst`` (same coefficients); returns ``dst``."""
+    import jpeglib
+
+    with jpeglib.version("turbo210"):
+        coefficients = jpeglib.read_dct(src)
+        coefficients.progressive_mode = False
+        coefficients.write_dct(dst, flags=["+OPTIMIZE_CODING"])
+    return dst
+
+
 def decode(data: bytes) -> np.ndarray:
     """Decode JPEG bytes to an ``(H, W, 3)`` uint8 RGB array."""
     with Image.open(io.BytesIO(data)) as im:
@@ -68,12 +114,15 @@ def decode(data: bytes) -> np.ndarray:
 def encode_standard(rgb: np.ndarray, quality: int, encoder: str = "jpeg", options: EncoderOptions = EncoderOptions(),
                     metadata=None):
     """The standard-JPEG driver: ``rgb`` at ``quality`` with ``encoder`` ("jpeg":
-    libjpeg-turbo with ``options``; "jpegli": pyjpegli's own defaults), ``metadata`` carried
-    into the file. Returns ``(jpeg_bytes, Record)``."""
+    libjpeg-turbo with ``options``; "mozjpeg": its defaults, progressive or its sequential
+    form as ``options.progressive``; "jpegli": pyjpegli's own defaults), ``metadata``
+    carried into the file. Returns ``(jpeg_bytes, Record)``."""
     from msroi.codec.record import attach_metadata, make_record
 
     if encoder == "jpeg":
         data, optimize = encode(rgb, quality, options), options.optimize
+    elif encoder == "mozjpeg":
+        data, optimize = encode_mozjpeg(rgb, quality, options.progressive), True
     elif encoder == "jpegli":
         data, optimize = encode_jpegli(rgb, quality), None
     else:

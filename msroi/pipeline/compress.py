@@ -90,7 +90,8 @@ def write_standard(image_path, qualities: list[int], out_paths: list, records_cs
                    encoder_name: str = "jpeg", options: EncoderOptions = EncoderOptions(),
                    max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
     """Encode the image with a standard encoder at each quality (:func:`msroi.codec.jpeg.encode_standard`:
-    ``jpeg`` with ``options``, the comparison baselines, or ``jpegli``). Writes the JPEGs and
+    ``jpeg`` with ``options``, the comparison baselines; ``mozjpeg``, progressive or its
+    sequential form as ``options.progressive``; or ``jpegli``). Writes the JPEGs and
     their records; returns the records."""
     rgb, meta = read_for_output(image_path, max_pixels)
     records = []

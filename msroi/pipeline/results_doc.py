@@ -9,7 +9,11 @@ import numpy as np
 import pandas as pd
 
 from msroi import files
-from msroi.pipeline.study import METRICS, with_labels
+from msroi.pipeline.study import label, with_labels
+from msroi.quality.metrics import METRIC, PAPER_METRICS, better
+
+#: The metrics of the opening tables: the two perceptual yardsticks, then PSNR-HVS-M and SSIM.
+HEADLINE_METRICS = ("ssimulacra2", "butteraugli_3norm", "psnrhvsm", "ssim")
 
 
 def headline_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: int = 50) -> pd.DataFrame:
@@ -19,7 +23,7 @@ def headline_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: in
     s = s[s["method"] != "jpeg"]
     b = with_labels(bdrate[_references(bdrate) == "jpeg"])
     cols = {}
-    for m in METRICS:
+    for m in PAPER_METRICS:
         for prefix in ("", "roi_"):
             if f"delta_{prefix}{m}" in s.columns:
                 cols[f"d_{prefix}{m}"] = s.set_index("setting")[f"delta_{prefix}{m}"]
@@ -39,19 +43,138 @@ def _fmt(v, pct=False, digits=2) -> str:
     return f"{v:+.1f}%" if pct else f"{v:+.{digits}f}"
 
 
+def _fmt_ci(v, lo, hi, pct=False, digits=2) -> str:
+    """``v [lo, hi]``, or just ``v`` without an interval."""
+    if not _finite(lo) or not _finite(hi):
+        return _fmt(v, pct, digits)
+    return f"{_fmt(v, pct, digits)} [{_fmt(lo, pct, digits)}, {_fmt(hi, pct, digits)}]"
 
-#: Decimal places of deltas per metric (dB metrics 2; SSIM-like indices in [0, 1] 4).
-_DIGITS = {"ssim": 4, "msssim": 4, "vifp": 4}
 
+def _finite(v) -> bool:
+    return v is not None and isinstance(v, (int, float, np.floating)) and bool(np.isfinite(v))
+
+
+def _one(df: pd.DataFrame, **where) -> dict | None:
+    """The single row of ``df`` matching every ``column=value`` (None if absent)."""
+    mask = pd.Series(True, index=df.index)
+    for column, value in where.items():
+        if column not in df.columns:
+            return None
+        mask &= df[column] == value
+    rows = df[mask]
+    return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def comparison_rows(summary: pd.DataFrame, bdrate: pd.DataFrame, source: str, reference: str,
+                    base_quality: int = 50) -> list[dict]:
+    """The semantic method with ``source`` maps against ``reference`` (``jpeg``, ``mozjpeg`` or
+    the same encoder with a uniform map), one row per metric of :data:`HEADLINE_METRICS` and
+    region (whole image, ROI): BD-rate with its 95% interval, and the equal-bytes delta at
+    ``base_quality`` (with its interval against a reference encoder; against the uniform map,
+    the difference of the two settings' mean deltas against libjpeg-turbo). Empty when the
+    tables hold no such comparison."""
+    from msroi.pipeline.score import SAME_ENCODER, delta_column
+
+    bd = _one(bdrate.assign(reference=_references(bdrate)), method="semantic", map_source=source,
+              reference=reference)
+    s = _one(summary, method="semantic", map_source=source, base_quality=base_quality)
+    if bd is None or s is None:
+        return []
+    u = _one(summary, method="semantic", map_source="uniform", base_quality=base_quality)
+    rows = []
+    for m in HEADLINE_METRICS:
+        for prefix in ("", "roi_"):
+            column = prefix + m
+            row = {"metric": column, "bd": bd.get(f"bdrate_{column}", np.nan),
+                   "bd_lo": bd.get(f"bdrate_{column}_ci_lo", np.nan), "bd_hi": bd.get(f"bdrate_{column}_ci_hi", np.nan)}
+            if reference == SAME_ENCODER:
+                mine, theirs = s.get(f"delta_{column}", np.nan), (u or {}).get(f"delta_{column}", np.nan)
+                row.update(delta=mine - theirs, delta_lo=np.nan, delta_hi=np.nan)
+            else:
+                d = delta_column(reference, column)
+                row.update(delta=s.get(d, np.nan), delta_lo=s.get(f"{d}_ci_lo", np.nan),
+                           delta_hi=s.get(f"{d}_ci_hi", np.nan))
+            rows.append(row)
+    return rows
+
+
+def wins_sentence(rows: list[dict], reference: str) -> str:
+    """Prose from :func:`comparison_rows`: on how many BD-rates and deltas the method wins,
+    and on which metrics it wins and loses (BD-rate < 0 wins; a delta wins in the metric's
+    direction)."""
+    bd = [(r["metric"], r["bd"]) for r in rows if _finite(r["bd"])]
+    dl = [(r["metric"], r["delta"]) for r in rows if _finite(r["delta"])]
+    if not bd and not dl:
+        return "None of these metrics is in the tables."
+    won = [label(m) for m, v in bd if v < 0]
+    lost = [label(m) for m, v in bd if v >= 0]
+    text = (f"Against {reference} it wins on {len(won)} of {len(bd)} BD-rates (fewer bytes at equal quality) "
+            f"and on {sum(better(m, v) for m, v in dl)} of {len(dl)} equal-bytes deltas.")
+    if won:
+        text += f" Wins (BD-rate): {', '.join(won)}."
+    if lost:
+        text += f" Losses (BD-rate): {', '.join(lost)}."
+    return text
+
+
+def comparison_section(title: str, intro: list[str], columns: list[tuple[str, list[dict]]], reference: str) -> list[str]:
+    """Markdown lines: a table of :func:`comparison_rows` (one column pair per entry of
+    ``columns``: header, rows) and, per column, the sentence of :func:`wins_sentence`."""
+    columns = [(h, rows) for h, rows in columns if rows]
+    lines = [f"## {title}", "", *intro, ""]
+    if not columns:
+        return lines + [f"No comparison with {reference} in these tables: regenerate them with the workflow.", ""]
+    header = "| metric | " + " | ".join(f"{h}: BD-rate [95% CI] | {h}: delta at equal bytes" for h, _ in columns) + " |"
+    lines += [header, "|" + "---|" * (1 + 2 * len(columns))]
+    for i, first in enumerate(columns[0][1]):
+        digits = METRIC[first["metric"].removeprefix("roi_")].digits
+        cells = []
+        for _, rows in columns:
+            r = rows[i]
+            cells += [_fmt_ci(r["bd"], r["bd_lo"], r["bd_hi"], pct=True),
+                      _fmt_ci(r["delta"], r["delta_lo"], r["delta_hi"], digits=digits)]
+        lines.append(f"| {label(first['metric'])} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for h, rows in columns:
+        lines += [f"{h}: {wins_sentence(rows, reference)}", ""]
+    return lines
+
+
+
+#: What the results document says about JPEG inputs, by ``run.json``'s ``jpeg_inputs``.
+_JPEG_INPUTS = {
+    "downscaled": "JPEG inputs were evaluated downscaled by 2 (mean of 2x2 blocks), never at their own resolution.",
+    "as is": "JPEG inputs were evaluated at their own resolution: biased towards encoders that land on the "
+             "source's 8x8 grid.",
+}
+
+
+def jpeg_inputs(results_dir) -> str | None:
+    """``"downscaled"`` when every JPEG input of a run was evaluated smaller than its file,
+    ``"as is"`` when any was evaluated at its own size, None without JPEG inputs or tables
+    (from ``inputs.csv`` and ``metrics.csv``)."""
+    results_dir = Path(results_dir)
+    try:
+        inputs = pd.read_csv(results_dir / "inputs.csv", keep_default_na=False)
+        sizes = pd.read_csv(results_dir / "metrics.csv", usecols=["image", "width"]).groupby("image")["width"].max()
+    except (OSError, ValueError):
+        return None
+    jpegs = inputs[inputs["ok"].astype(str).str.lower().eq("true") & inputs["path"].str.lower().str.endswith((".jpg", ".jpeg"))]
+    jpegs = jpegs[jpegs["id"].isin(sizes.index)]
+    if jpegs.empty:
+        return None
+    return "downscaled" if (sizes.loc[jpegs["id"]].to_numpy() < jpegs["width"].to_numpy()).all() else "as is"
 
 
 def run_info(runtime_min: float | None = None) -> dict:
     """Machine and library versions of this run (saved beside the tables it describes)."""
     import PIL
 
+    from msroi.quality.butteraugli import BUTTERAUGLI_VERSION
+
     return {"machine": platform.machine(), "cores": _cpu_count(), "python": platform.python_version(),
             "pillow": PIL.__version__, "libjpeg_turbo": _turbo(), "numpy": np.__version__, "pandas": pd.__version__,
-            "runtime_min": runtime_min}
+            "mozjpeg": "4.0.3 (jpeglib)", "butteraugli": BUTTERAUGLI_VERSION, "runtime_min": runtime_min}
 
 
 
@@ -139,8 +262,12 @@ def targets_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: int
 
 
 def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, base_quality: int = 50) -> str:
-    """The text of ``docs/results.md``: headline tables from the summary and BD-rate CSVs,
-    and the machine/versions of ``info`` (see :func:`run_info`)."""
+    """The text of ``docs/results.md``: the semantic method against mozjpeg and libjpeg-turbo
+    and against its own encoder with a uniform map on :data:`HEADLINE_METRICS`, then the
+    paper's six metrics, all from the summary and BD-rate CSVs, and the machine/versions of
+    ``info`` (see :func:`run_info`)."""
+    from msroi.quality.butteraugli import BUTTERAUGLI_VERSION
+
     table = headline_table(summary, bdrate, base_quality)
     n_images = int(summary["n_images"].max())
     lines = [
@@ -150,13 +277,41 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
         "(copies of the workflow's `results/summary.csv` and `results/bdrate.csv`); do not edit by hand.",
         "Regenerate everything: see README, \"Reproduce the evaluation\".",
         "",
-        f"{n_images} images. Deltas are the output's metric minus standard JPEG's (same encoder",
-        f"options) at exactly the output's byte count, at base quality {base_quality}, mean over images.",
-        "BD-rate: Bjontegaard delta rate against standard JPEG over the configured base qualities,",
-        "mean over images (negative = fewer bytes for the same quality). ROI metrics use the",
-        "hand-drawn boxes of `msroi/resources/sample_boxes.csv`, never the map under test.",
+        f"{n_images} images. {_JPEG_INPUTS.get(info.get('jpeg_inputs'), '')}".rstrip(),
+        "Deltas are the output's metric minus the reference encoder's at exactly the",
+        f"output's byte count, at base quality {base_quality}, mean over images. BD-rate: Bjontegaard delta",
+        "rate against the reference over the configured base qualities, mean over images (negative =",
+        "fewer bytes for the same quality). ROI metrics use the hand-drawn boxes of",
+        "`msroi/resources/sample_boxes.csv` (scaled with the image), never the map under test; SSIMULACRA2",
+        "and Butteraugli on the ROI are the area-weighted mean over the boxes' crops.",
+        *([f"Butteraugli: {info.get('butteraugli', BUTTERAUGLI_VERSION)}."]
+          if any("butteraugli" in c for c in bdrate.columns) else []),
         "",
     ]
+    from msroi.pipeline.score import SAME_ENCODER
+
+    sources = sorted(set(summary.loc[summary["method"] == "semantic", "map_source"]) - {"uniform"})
+    direction = ("Higher is better for SSIMULACRA2, PSNR-HVS-M and SSIM; lower is better for Butteraugli "
+                 "(a negative delta is a win).")
+    lines += comparison_section(
+        "The semantic method (msroi maps) against mozjpeg",
+        ["mozjpeg 4.0.3 at its defaults (its tables, trellis quantisation, optimised Huffman codes), in the",
+         "same sequential/progressive mode as the other outputs: the encoder a user who wants smaller JPEGs",
+         "picks. BD-rate over the base qualities; delta: the semantic output's metric minus mozjpeg's at",
+         f"exactly its byte count, at base quality {base_quality}; 95% intervals over images. {direction}"],
+        [("msroi", comparison_rows(summary, bdrate, "msroi", "mozjpeg", base_quality))], "mozjpeg")
+    lines += comparison_section(
+        "The semantic method (msroi maps) against libjpeg-turbo",
+        ["The same comparison with standard JPEG (libjpeg-turbo with the baselines' options)."],
+        [("msroi", comparison_rows(summary, bdrate, "msroi", "jpeg", base_quality))], "libjpeg-turbo")
+    lines += comparison_section(
+        "What the map adds: the semantic method vs the same encoder with a uniform map",
+        ["BD-rate against the semantic method given a constant map (its trellis and table choice without",
+         "semantics); delta: the difference of the two settings' mean equal-bytes deltas against",
+         f"libjpeg-turbo at base quality {base_quality}."],
+        [(source, comparison_rows(summary, bdrate, source, SAME_ENCODER, base_quality)) for source in sources],
+        "the same encoder with a uniform map")
+    lines += ["# The paper's six metrics", "", "Against standard JPEG (libjpeg-turbo), as the paper compared.", ""]
     targets = targets_table(summary, bdrate, base_quality)
     if targets:
         lines += ["## The semantic method (msroi maps) against its targets", "",
@@ -193,14 +348,14 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
             lines.append(f"| {r['map_source']} | " + " | ".join(cells) + f" | {_fmt(r['bd_roi_psnrhvsm'], pct=True)} |")
         lines.append("")
     for title, prefix in (("Whole image", ""), ("Region of interest", "roi_")):
-        metric_cols = [m for m in METRICS if f"d_{prefix}{m}" in table.columns]
+        metric_cols = [m for m in PAPER_METRICS if f"d_{prefix}{m}" in table.columns]
         if not metric_cols:
             continue
         lines += [f"## {title}: delta at equal bytes (base Q{base_quality}) / BD-rate", ""]
-        header = "| setting | bytes vs Q | " + " | ".join(METRICS[m] for m in metric_cols) + " |"
+        header = "| setting | bytes vs Q | " + " | ".join(METRIC[m].label for m in metric_cols) + " |"
         lines += [header, "|" + "---|" * (2 + len(metric_cols))]
         for r in table.to_dict("records"):
-            cells = [f"{_fmt(r.get(f'd_{prefix}{m}'), digits=_DIGITS.get(m, 2))} / {_fmt(r.get(f'bd_{prefix}{m}'), pct=True)}"
+            cells = [f"{_fmt(r.get(f'd_{prefix}{m}'), digits=METRIC[m].digits)} / {_fmt(r.get(f'bd_{prefix}{m}'), pct=True)}"
                      for m in metric_cols]
             lines.append(f"| {r['setting']} | {_fmt(100 * r.get('bytes_vs_q', np.nan), pct=True)} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -212,6 +367,8 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
     lines += ["## Machine and versions", "",
               f"- {info['machine']}, {info['cores']} cores, Python {info['python']}, Pillow {info['pillow']} "
               f"(libjpeg-turbo {info['libjpeg_turbo']}), numpy {info['numpy']}, pandas {info['pandas']}"]
+    if info.get("mozjpeg"):
+        lines.append(f"- mozjpeg {info['mozjpeg']}; Butteraugli: {info['butteraugli']}")
     if info.get("runtime_min") is not None:
         lines.append(f"- whole workflow on this machine: {info['runtime_min']:.1f} min")
     return "\n".join(lines) + "\n"
@@ -241,7 +398,7 @@ def write_results_doc(results_dir, docs_dir, runtime_min: float | None = None, b
         if src.is_file():
             with files.atomic_path(docs_dir / "figures" / src.name) as tmp:
                 shutil.copyfile(src, tmp)
-    info = run_info(runtime_min)
+    info = {**run_info(runtime_min), "jpeg_inputs": jpeg_inputs(results_dir)}
     files.write_text(docs_dir / "results" / "run.json", json.dumps(info, indent=2) + "\n")
     return render_results_doc(docs_dir, base_quality)
 

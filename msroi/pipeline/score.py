@@ -25,17 +25,28 @@ def score_records(image_path, records_csv, out_csv, roi_path="", max_pixels: int
 
     ref = files.read_image(image_path, max_pixels)
     records = pd.read_csv(records_csv, keep_default_na=False)
-    roi = load_image_roi(roi_path, str(records["image"].iloc[0]), ref.shape[:2]) if len(records) else None
+    image_id = str(records["image"].iloc[0]) if len(records) else ""
+    roi = load_image_roi(roi_path, image_id, ref.shape[:2]) if len(records) else None
+    boxes = image_boxes(roi_path, image_id) if roi is not None else None
     h, w = ref.shape[:2]
     rows = []
     for rec in records.to_dict("records"):
         data = Path(rec["output"]).read_bytes()
         rows.append({**rec, "bytes": len(data), "bpp": 8.0 * len(data) / (h * w),
-                     **all_metrics(ref, jpeg.decode(data), roi)})
+                     **all_metrics(ref, jpeg.decode(data), roi, boxes=boxes)})
     df = pd.DataFrame(rows)
     write_csv(out_csv, df)
     return df
 
+
+def image_boxes(roi_path, image_id: str) -> list | None:
+    """The ROI boxes of one image when ``roi_path`` is a boxes file (CSV/JSON), else None
+    (a mask ROI is then scored on its bounding box)."""
+    from msroi.quality.roi import BOX_SUFFIXES, read_boxes
+
+    if not roi_path or Path(roi_path).suffix.lower() not in BOX_SUFFIXES:
+        return None
+    return read_boxes(roi_path).get(image_id) or None
 
 
 def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
@@ -60,18 +71,36 @@ def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
 
 
 def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(), roi_path="",
-                qualities=range(1, 101), max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
-    """Standard JPEG of one image at every quality in ``qualities``, scored with every metric
-    (and ROI metrics when a ROI is configured): the curve outputs are compared with at equal bytes.
-    Byte counts include the metadata every output of the image carries (its ICC profile), so
-    that outputs and the curve are compared as the files they are."""
+                qualities=range(1, 101), max_pixels: int = files.DEFAULT_MAX_PIXELS, encoder: str = "jpeg",
+                records=(), known=None) -> pd.DataFrame:
+    """The reference curve of one image for ``encoder`` (``jpeg`` or ``mozjpeg``, see
+    :func:`msroi.quality.rd.reference_encoder`), scored with every metric (and ROI metrics
+    when a ROI is configured): with ``records`` (CSV files listing the outputs of this image),
+    only the qualities bracketing their byte counts; otherwise every quality in ``qualities``.
+    ``known``: the score CSV of this encoder's own outputs (scored at their base qualities,
+    not scored again). Byte counts include the metadata every output of the image carries
+    (its ICC profile), so that outputs and the curve are compared as the files they are.
+    Writes and returns columns ``image``, ``encoder``, ``q``, ``bytes`` and the metrics."""
     from msroi.pipeline.compress import read_for_output
-    from msroi.quality.rd import standard_sweep
+    from msroi.quality.rd import reference_encoder, standard_sweep, sweep_for_bytes
 
     rgb, meta = read_for_output(image_path, max_pixels)
     roi = load_image_roi(roi_path, image_id, rgb.shape[:2])
-    df = standard_sweep(rgb, options, qualities, roi=roi)
-    df["bytes"] += len(files.metadata_segments(meta))
+    extra = len(files.metadata_segments(meta))
+    boxes = image_boxes(roi_path, image_id) if roi is not None else None
+    encode = reference_encoder(encoder, options)
+    if records:
+        targets = pd.concat([pd.read_csv(p, usecols=["bytes"]) for p in records])["bytes"] - extra
+        scored = None
+        if known:
+            scored = pd.read_csv(known)
+            scored = scored[scored["method"] == encoder].rename(columns={"base_quality": "q"})
+            scored = scored[["q", "bytes", *metric_columns(scored)]].assign(bytes=lambda d: d["bytes"] - extra)
+        df = sweep_for_bytes(rgb, encode, targets, roi=roi, boxes=boxes, known=scored)
+    else:
+        df = standard_sweep(rgb, encode, qualities, roi=roi, boxes=boxes)
+    df["bytes"] += extra
+    df.insert(0, "encoder", encoder)
     df.insert(0, "image", image_id)
     write_csv(out_csv, df)
     return df
@@ -89,20 +118,42 @@ _NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimiz
 
 
 
-def add_equal_bytes(metrics: pd.DataFrame, sweeps: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Add, for every row and metric m, ``jpeg_<m>`` (standard JPEG's m at exactly the row's
-    byte count, from the image's sweep) and ``delta_<m>`` (row minus that)."""
+#: The reference encoders every setting is compared with: libjpeg-turbo and mozjpeg.
+REFERENCES = ("jpeg", "mozjpeg")
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The metric columns of ``df`` (whole image, then ``roi_``), in the order of
+    :data:`msroi.quality.metrics.METRICS`."""
+    from msroi.quality.metrics import METRIC_NAMES
+
+    return [p + m for p in ("", "roi_") for m in METRIC_NAMES if p + m in df.columns]
+
+
+def delta_column(reference: str, column: str) -> str:
+    """Name of the equal-bytes difference column: ``delta_<m>`` against libjpeg-turbo,
+    ``delta_<reference>_<m>`` against another reference."""
+    return f"delta_{column}" if reference == "jpeg" else f"delta_{reference}_{column}"
+
+
+def add_equal_bytes(metrics: pd.DataFrame, sweeps: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Add, for every row, reference (``sweeps``: encoder -> image -> sweep) and metric m,
+    ``<encoder>_<m>`` (the reference's m at exactly the row's byte count) and
+    :func:`delta_column` (row minus that)."""
     from msroi.quality.rd import at_equal_bytes
 
-    names = [c for c in next(iter(sweeps.values())).columns if c not in ("image", "q", "bytes")]
     out = metrics.copy()
-    for m in names:
-        eq = np.full(len(metrics), np.nan)
-        for image, rows in metrics.groupby("image").indices.items():
-            if image in sweeps:  # one interpolation per image and metric, at all its byte counts
-                eq[rows] = at_equal_bytes(sweeps[image], metrics["bytes"].to_numpy()[rows], m)
-        out[f"jpeg_{m}"] = eq
-        out[f"delta_{m}"] = out[m].to_numpy(dtype=float) - eq
+    for encoder, per_image in sweeps.items():
+        if not per_image:
+            continue
+        names = [m for m in metric_columns(next(iter(per_image.values()))) if m in metrics.columns]
+        for m in names:
+            eq = np.full(len(metrics), np.nan)
+            for image, rows in metrics.groupby("image").indices.items():
+                if image in per_image:  # one interpolation per image and metric, at all its byte counts
+                    eq[rows] = at_equal_bytes(per_image[image], metrics["bytes"].to_numpy()[rows], m)
+            out[f"{encoder}_{m}"] = eq
+            out[delta_column(encoder, m)] = out[m].to_numpy(dtype=float) - eq
     return out
 
 
@@ -116,20 +167,20 @@ SAME_ENCODER = "semantic uniform"
 
 def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per image and setting (all but the base quality), the BD-rate in percent over the
-    configured base qualities, for every metric, against ``reference``: "jpeg" (the
-    standard JPEG baselines) for every setting, and :data:`SAME_ENCODER` for the semantic
+    configured base qualities, for every metric, against ``reference``: each of
+    :data:`REFERENCES` that was run (its outputs at the base qualities, in the same
+    sequential/progressive mode as the baselines), and :data:`SAME_ENCODER` for the semantic
     method with other maps (when the uniform map was run)."""
     from msroi.quality.rd import bd_rate
 
-    names = [c[len("delta_"):] for c in metrics.columns if c.startswith("delta_")] or [
-        c for c in ("psnr", "ssim", "msssim", "vifp", "psnrhvs", "psnrhvsm") if c in metrics.columns]
+    names = metric_columns(metrics)
     keys = ["method", "map_source", "selection", "threshold_pct"]
     rows = []
     for image, per_image in metrics.groupby("image"):
-        refs = {"jpeg": per_image[per_image["method"] == "jpeg"]}
+        refs = {r: per_image[per_image["method"] == r] for r in REFERENCES}
         uniform = per_image[(per_image["method"] == "semantic") & (per_image["map_source"] == "uniform")]
-        for setting, g in per_image[per_image["method"] != "jpeg"].groupby(keys, dropna=False):
-            pairs = [("jpeg", refs["jpeg"])]
+        for setting, g in per_image.groupby(keys, dropna=False):
+            pairs = [(r, ref) for r, ref in refs.items() if len(ref) and r != setting[0]]
             if setting[0] == "semantic" and setting[1] != "uniform":
                 same = uniform[uniform["threshold_pct"] == setting[3]]
                 if len(same) >= 2:
@@ -177,7 +228,8 @@ def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFram
 def aggregate(score_csvs, metrics_csv, summary_csv, sweep_csvs=(), bdrate_csv=None):
     """Concatenate per-job score tables into ``metrics_csv`` (one tidy row per output, with
     equal-bytes deltas against each image's standard-JPEG sweep when ``sweep_csvs`` are
-    given), ``summary_csv`` (per setting: means over images, 95% intervals for the deltas,
+    given: one CSV per image and reference encoder), ``summary_csv`` (per setting: means over
+    images, 95% intervals for the deltas,
     size relative to the baseline) and ``bdrate_csv`` (per setting: mean BD-rate per metric
     with 95% intervals). Returns the three tables."""
     frames = [pd.read_csv(p) for p in score_csvs]
@@ -187,10 +239,11 @@ def aggregate(score_csvs, metrics_csv, summary_csv, sweep_csvs=(), bdrate_csv=No
     base = metrics[metrics["method"] == "jpeg"].set_index(["image", "base_quality"])["bytes"]
     key = pd.MultiIndex.from_frame(metrics[["image", "base_quality"]])
     metrics["bytes_vs_base"] = metrics["bytes"].to_numpy() / base.reindex(key).to_numpy() - 1.0
-    sweeps = {}
+    sweeps: dict[str, dict[str, pd.DataFrame]] = {}
     for p in sweep_csvs:
         df = pd.read_csv(p)
-        sweeps[str(df["image"].iloc[0])] = df
+        encoder = str(df["encoder"].iloc[0]) if "encoder" in df.columns else "jpeg"
+        sweeps.setdefault(encoder, {})[str(df["image"].iloc[0])] = df
     if sweeps:
         metrics = add_equal_bytes(metrics, sweeps)
     metrics = metrics.sort_values(SETTING_COLUMNS + ["image"], kind="stable").reset_index(drop=True)

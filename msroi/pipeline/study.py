@@ -13,23 +13,28 @@ import pandas as pd
 
 from msroi import files
 from msroi.codec import jpeg, rate
+from msroi.quality.metrics import METRIC, METRIC_NAMES
 
-#: Metrics in the paper's order, with display names.
-METRICS = {"psnr": "PSNR", "ssim": "SSIM", "msssim": "MS-SSIM", "vifp": "VIF-P", "psnrhvs": "PSNR-HVS",
-           "psnrhvsm": "PSNR-HVS-M"}
+
+def label(column: str) -> str:
+    """Display name of a metric column: ``roi_psnr`` -> ``ROI PSNR``."""
+    name = column.removeprefix("roi_")
+    return ("ROI " if column.startswith("roi_") else "") + (METRIC[name].label if name in METRIC else name)
 
 
 def setting_label(row) -> str:
-    """A short name for a setting: ``jpeg``, ``jpegli``, ``original msroi sel3 +1%``, ..."""
-    if row["method"] in ("jpeg", "jpegli"):
-        return row["method"]
-    label = f"{row['method']} {row['map_source']}"
+    """A short name for a setting: ``jpeg``, ``mozjpeg``, ``original msroi sel3 +1%``, ...,
+    with `` vs <reference>`` when the row is measured against another reference than jpeg."""
+    if row["method"] in ("jpeg", "jpegli", "mozjpeg"):
+        name = row["method"]
+    else:
+        name = f"{row['method']} {row['map_source']}"
     if row["method"] == "original":
-        label += f" sel{int(row['selection'])} +{row['threshold_pct']:g}%"
+        name += f" sel{int(row['selection'])} +{row['threshold_pct']:g}%"
     reference = row.get("reference", "jpeg")
     if isinstance(reference, str) and reference != "jpeg":
-        label += f" vs {reference}"
-    return label
+        name += f" vs {reference}"
+    return name
 
 
 def with_labels(df: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +70,7 @@ def plot_rd(metrics: pd.DataFrame, out_png, settings=None, prefix: str = "") -> 
     df = with_labels(metrics)
     if settings is not None:
         df = df[df["setting"].isin(settings)]
-    names = [m for m in METRICS if prefix + m in df.columns]
+    names = [m for m in METRIC_NAMES if prefix + m in df.columns]
     plt, fig, axes = _figure(len(names))
     for ax, m in zip(axes, names):
         for setting, g in df.groupby("setting", sort=True):
@@ -74,7 +79,7 @@ def plot_rd(metrics: pd.DataFrame, out_png, settings=None, prefix: str = "") -> 
             style = "k-" if setting == "jpeg" else "-"
             ax.plot(curve["bpp"], curve[prefix + m], style, marker=".", label=setting, linewidth=1)
         ax.set_xlabel("bits per pixel (mean over images)")
-        ax.set_title(("ROI " if prefix else "") + METRICS[m])
+        ax.set_title(label(prefix + m))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=6)
     _save(plt, fig, out_png)
@@ -97,8 +102,8 @@ def plot_deltas(metrics: pd.DataFrame, out_png, metric: str = "psnrhvsm", base_q
         ax.bar(x + i * width, table[setting], width, label=setting)
     ax.axhline(0, color="k", linewidth=0.8)
     ax.set_xticks(x + 0.4 - width / 2, table.index, rotation=30, ha="right")
-    ax.set_ylabel(f"delta {METRICS.get(metric.removeprefix('roi_'), metric)} at equal bytes")
-    ax.set_title(f"{'ROI ' if metric.startswith('roi_') else ''}{METRICS.get(metric.removeprefix('roi_'), metric)}: "
+    ax.set_ylabel(f"delta {label(metric)} at equal bytes")
+    ax.set_title(f"{label(metric)}: "
                  f"difference from standard JPEG at equal bytes (base Q{base_quality})")
     ax.legend(fontsize=6)
     _save(plt, fig, out_png)
@@ -151,7 +156,7 @@ def eval_tables(metrics: pd.DataFrame, summary: pd.DataFrame, bdrate: pd.DataFra
     """The study's three tables, labelled by setting: ``rd`` (every output: bytes, bpp and
     every metric), ``equal_bytes`` (per setting and base quality: mean delta at equal bytes
     with 95% intervals) and ``bdrate`` (per setting: mean BD-rate per metric with intervals)."""
-    measure = [c for c in metrics.columns if c in ("bytes", "bpp") or c.removeprefix("roi_") in METRICS]
+    measure = [c for c in metrics.columns if c in ("bytes", "bpp") or c.removeprefix("roi_") in METRIC]
     rd = with_labels(metrics)[["setting", "image", "method", "map_source", "selection", "threshold_pct",
                                "base_quality", "final_quality", *measure]]
     s = with_labels(summary)
@@ -169,8 +174,8 @@ def make_study(metrics_csv, summary_csv, bdrate_csv, out_dir, figures_dir, image
     ``equal_bytes.csv``, ``bdrate.csv``, ``rd.png``, ``deltas.png``) and the other figures into
     ``figures_dir`` (``rd_roi.png``, ``deltas_roi.png`` when ROI metrics exist, ``gallery.png``
     of photos, msroi maps and overlays, ``crop_<image>.png``: the ROI of each image, standard
-    JPEG with encoder ``options`` vs the semantic msroi output at equal bytes). Returns the
-    paths written."""
+    JPEG with encoder ``options`` vs the semantic msroi output at equal bytes; ``roi_path`` is
+    one boxes file or a list of them). Returns the paths written."""
     from msroi.files import write_csv
 
     out, figs = Path(out_dir), Path(figures_dir)
@@ -193,10 +198,12 @@ def make_study(metrics_csv, summary_csv, bdrate_csv, out_dir, figures_dir, image
     if images and maps_dir is not None and Path(maps_dir).is_dir():
         gallery(images, maps_dir, figs / "gallery.png")
         written.append(figs / "gallery.png")
-    if images and roi_path and Path(roi_path).suffix.lower() in (".csv", ".json"):
+    roi_files = [p for p in ([roi_path] if isinstance(roi_path, (str, Path)) else roi_path or [])
+                 if p and Path(p).suffix.lower() in (".csv", ".json")]
+    if images and roi_files:
         from msroi.quality.roi import boxes_for, read_boxes
 
-        boxes = read_boxes(roi_path)
+        boxes = {k: v for p in roi_files for k, v in read_boxes(p).items()}
         chosen = metrics[(metrics["method"] == "semantic") & (metrics["map_source"] == "msroi")
                          & (metrics["base_quality"] == base_quality)]
         for r in chosen.itertuples():

@@ -32,12 +32,20 @@ PSNR-HVS(-M) weighted mean of the per-block errors, block weight = mean ROI over
 ===========  ==============================================================================
 
 If the ROI has zero total weight where a metric pools, that metric is NaN.
+
+:func:`all_metrics` adds the two colour metrics the field judges JPEG encoders by:
+SSIMULACRA2 (:mod:`msroi.quality.ssimulacra2`) and Butteraugli max and 3-norm
+(:mod:`msroi.quality.butteraugli`, libjxl 0.7's tool); their ROI form is the area-weighted
+mean over boxes (a weight map or mask contributes its bounding box). :data:`METRICS` is the
+project's one list of metrics, with display names and direction (Butteraugli: lower is
+better).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +65,48 @@ VIFP_SIGMA_NSQ = 2.0
 HVS_CAP = 100000.0
 _FLT_EPSILON = float(np.finfo(np.float32).eps)
 
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of :func:`all_metrics`: column name, display name, direction, decimals."""
+
+    name: str
+    label: str
+    higher_is_better: bool = True
+    digits: int = 2
+
+
+#: Every metric the project reports, in table order; the one list used everywhere.
+METRICS = (
+    Metric("ssimulacra2", "SSIMULACRA2"),
+    Metric("butteraugli_3norm", "Butteraugli 3-norm", higher_is_better=False, digits=3),
+    Metric("butteraugli_max", "Butteraugli max", higher_is_better=False, digits=3),
+    Metric("psnr", "PSNR"),
+    Metric("ssim", "SSIM", digits=4),
+    Metric("msssim", "MS-SSIM", digits=4),
+    Metric("vifp", "VIF-P", digits=4),
+    Metric("psnrhvs", "PSNR-HVS"),
+    Metric("psnrhvsm", "PSNR-HVS-M"),
+    Metric("psnr_rgb", "PSNR (RGB)"),
+)
 #: Names returned by :func:`all_metrics` (ROI variants are prefixed with ``roi_``).
-METRIC_NAMES = ("psnr", "ssim", "msssim", "vifp", "psnrhvs", "psnrhvsm", "psnr_rgb")
+METRIC_NAMES = tuple(m.name for m in METRICS)
+#: The metrics by name.
+METRIC = {m.name: m for m in METRICS}
+#: The six luma metrics of the paper (as VQMT computes them).
+PAPER_METRICS = ("psnr", "ssim", "msssim", "vifp", "psnrhvs", "psnrhvsm")
+#: Metrics that need RGB input (skipped for 2-D luma pairs).
+RGB_METRICS = ("ssimulacra2", "butteraugli_max", "butteraugli_3norm", "psnr_rgb")
+
+
+def metric_name(column: str) -> str:
+    """The metric of a column name: ``roi_psnr`` -> ``psnr``."""
+    return column.removeprefix("roi_")
+
+
+def better(column: str, delta: float) -> bool:
+    """Whether a difference ``delta`` of metric ``column`` (``roi_`` allowed) is an improvement."""
+    return delta > 0 if METRIC[metric_name(column)].higher_is_better else delta < 0
 
 
 # ----------------------------------------------------------------------------- luma
@@ -473,16 +521,46 @@ def psnr_hvsm(ref, dist, roi=None) -> float:
 # --------------------------------------------------------------------- all at once
 
 
-def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None) -> dict[str, float]:
+def roi_bounding_box(roi) -> tuple[int, int, int, int] | None:
+    """``(x0, y0, x1, y1)`` (x1/y1 exclusive) around the nonzero weights of ``roi``; None if empty."""
+    ys, xs = np.nonzero(np.asarray(roi) > 0)
+    if ys.size == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _butteraugli_pairs(a, b, boxes):
+    """Butteraugli ``[(max, 3-norm)]`` of one RGB pair: whole image, then over ``boxes`` if given."""
+    from msroi.quality.butteraugli import butteraugli, butteraugli_roi
+
+    return [butteraugli(a, b)] + ([] if boxes is None else [butteraugli_roi(a, b, boxes)])
+
+
+def _ssimulacra2_values(a, b, boxes):
+    """SSIMULACRA2 of one RGB pair: whole image (NaN under 8 px), then over ``boxes`` if given."""
+    from msroi.quality.ssimulacra2 import SSIMULACRA2_MIN_SIDE, ssimulacra2, ssimulacra2_roi
+
+    whole = float("nan") if min(a.shape[:2]) < SSIMULACRA2_MIN_SIDE else ssimulacra2(a, b)
+    return [whole] + ([] if boxes is None else [ssimulacra2_roi(a, b, boxes)])
+
+
+def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None, boxes=None) -> dict[str, float]:
     """Compute the metrics of one image pair; returns ``{name: value}``.
 
-    Takes two ``(H, W, 3)`` uint8 RGB images (or two 2-D luma images, then without
-    ``psnr_rgb``), an optional ROI weight map ``(H, W)`` in [0, 1] (never defaulted: pass
-    a region that is not the map under test), and an optional subset of
-    :data:`METRIC_NAMES`. Names: ``psnr``, ``ssim``, ``msssim`` (VQMT weighting),
-    ``vifp``, ``psnrhvs``, ``psnrhvsm`` on :func:`luma`, and ``psnr_rgb``; with a ROI also
-    ``roi_<name>`` for each. Each map is computed once and pooled with and without the
-    ROI; when MS-SSIM is computed, ``ssim`` is its level-1 mean SSIM, as in VQMT (equal to
+    Takes two ``(H, W, 3)`` uint8 RGB images (or two 2-D luma images, then without the
+    :data:`RGB_METRICS`), an optional ROI weight map ``(H, W)`` in [0, 1] (never defaulted:
+    pass a region that is not the map under test), an optional subset of
+    :data:`METRIC_NAMES`, and optional ROI ``boxes`` ``[(x0, y0, x1, y1), ...]`` (pixels,
+    x1/y1 exclusive) for the box-based metrics. Names: ``psnr``, ``ssim``, ``msssim``
+    (VQMT weighting), ``vifp``, ``psnrhvs``, ``psnrhvsm`` on :func:`luma`; ``psnr_rgb``;
+    ``ssimulacra2`` (:mod:`msroi.quality.ssimulacra2`); ``butteraugli_max`` and
+    ``butteraugli_3norm`` (one call of libjxl 0.7's tool, :mod:`msroi.quality.butteraugli`;
+    NaN without the tool). With a ROI also ``roi_<name>`` for each: the luma metrics pool
+    their maps with the ROI weights; SSIMULACRA2 and Butteraugli are the area-weighted mean
+    over ``boxes`` of the metric on each box's crop (without ``boxes``: the bounding box of
+    the ROI's nonzero weights, so a mask ROI uses its bounding box), NaN when a box is under
+    8 pixels on a side. Each map is computed once and pooled with and without the ROI; when
+    MS-SSIM is computed, ``ssim`` is its level-1 mean SSIM, as in VQMT (equal to
     :func:`ssim`). Raises :class:`MsroiError` when the sizes differ.
     """
     a, b = np.asarray(ref_rgb), np.asarray(dist_rgb)
@@ -494,9 +572,22 @@ def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None) -> dict[str, float]:
     unknown = [n for n in names if n not in METRIC_NAMES]
     if unknown:
         raise MsroiError(f"unknown metric(s) {unknown}; known: {', '.join(METRIC_NAMES)}")
-    if a.ndim == 2 and "psnr_rgb" in names:
-        names.remove("psnr_rgb")
+    if a.ndim == 2:
+        names = [n for n in names if n not in RGB_METRICS]
     x, y, w = _pair(luma(a), luma(b), roi)
+    if w is not None and boxes is None:
+        box = roi_bounding_box(w)
+        boxes = [] if box is None else [box]
+    if w is None:
+        boxes = None
+    rgb8 = (np.asarray(a, dtype=np.uint8), np.asarray(b, dtype=np.uint8))
+    pool = butter = None
+    if "butteraugli_max" in names or "butteraugli_3norm" in names:
+        # the external tool runs while the other metrics are computed here
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1)
+        butter = pool.submit(_butteraugli_pairs, *rgb8, boxes)
     rois = [None] if w is None else [None, w]
     prefixes = ["", "roi_"][: len(rois)]
     res: dict[str, list[float]] = {}
@@ -526,10 +617,17 @@ def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None) -> dict[str, float]:
         d = a.astype(np.int32) - b.astype(np.int32) if a.dtype == np.uint8 else a.astype(float) - b
         d2 = np.einsum("ijk,ijk->ij", d, d, dtype=np.float64) / 3.0
         res["psnr_rgb"] = [_psnr_from_mse(_wmean(d2, r)) for r in rois]
+    if "ssimulacra2" in names:
+        res["ssimulacra2"] = _ssimulacra2_values(*rgb8, boxes)
+    if butter is not None:
+        with pool:
+            pairs = butter.result()
+        res["butteraugli_max"] = [v[0] for v in pairs]
+        res["butteraugli_3norm"] = [v[1] for v in pairs]
     out: dict[str, float] = {}
     for i, prefix in enumerate(prefixes):
         for name in METRIC_NAMES:
-            if name in res:
+            if name in res and name in names:
                 out[prefix + name] = float(res[name][i])
     return out
 
@@ -549,9 +647,11 @@ def compare_files(reference, distorted, roi=None, roi_kind: str = "auto", metric
     b = read_image(distorted)
     if a.shape != b.shape:
         raise InputError(distorted, f"is {_size(b.shape)} but the reference {Path(reference).name} is {_size(a.shape)}")
-    w = None
+    w = boxes = None
     if roi is not None:
-        from msroi.quality.roi import load_roi
+        from msroi.quality.roi import BOX_SUFFIXES, boxes_for, load_roi, read_boxes
 
         w = load_roi(roi, a.shape[:2], image=Path(reference).name, kind=roi_kind)
-    return all_metrics(a, b, w, metrics=metrics)
+        if roi_kind == "boxes" or (roi_kind == "auto" and Path(roi).suffix.lower() in BOX_SUFFIXES):
+            boxes = boxes_for(read_boxes(roi), Path(reference).name)
+    return all_metrics(a, b, w, metrics=metrics, boxes=boxes)

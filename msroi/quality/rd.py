@@ -1,10 +1,15 @@
-"""Equal-bytes comparison with standard JPEG, Bjontegaard delta rate, confidence intervals.
+"""Equal-bytes comparison with a reference encoder, Bjontegaard delta rate, confidence intervals.
 
-Protocol (``docs/metrics.md``): sweep the standard encoder over Q = 1..100 for each image,
-interpolate each metric against log(bytes) with a monotone piecewise cubic (PCHIP), and
-read off the standard encoder's value at the byte count of the output under test
-(:func:`at_equal_bytes`, :func:`delta_at_equal_bytes`). Over several rate points,
-:func:`bd_rate` gives the Bjontegaard delta rate with piecewise cubic interpolation.
+Protocol (``docs/metrics.md``): encode the image with the reference encoder (libjpeg-turbo
+or mozjpeg, :func:`reference_encoder`) at the qualities whose files bracket the byte
+counts of the outputs under test (:func:`bracket_qualities`: file sizes only, found by
+bisection; metrics only at the bracketing qualities), interpolate each metric against
+log(bytes) with a monotone piecewise cubic (PCHIP), and read off the reference's value at
+the byte count of the output under test (:func:`at_equal_bytes`,
+:func:`delta_at_equal_bytes`). Over several rate points, :func:`bd_rate` gives the
+Bjontegaard delta rate with piecewise cubic interpolation; it compares rates at equal
+metric values, so it holds for metrics that fall with quality (Butteraugli) as for those
+that rise.
 """
 
 from __future__ import annotations
@@ -18,36 +23,103 @@ from msroi.codec.jpeg import EncoderOptions
 from msroi.errors import MsroiError
 from msroi.quality.metrics import METRIC_NAMES, all_metrics
 
+def reference_encoder(name: str, options: EncoderOptions | None = None) -> Callable[[np.ndarray, int], bytes]:
+    """``(rgb, q) -> JPEG bytes`` of a reference encoder: ``"jpeg"`` (libjpeg-turbo via Pillow
+    with ``options``) or ``"mozjpeg"`` (:func:`msroi.codec.jpeg.encode_mozjpeg`, progressive
+    when ``options.progressive``, otherwise its sequential form)."""
+    options = options or EncoderOptions()
+    if name == "jpeg":
+        return lambda rgb, q: jpeg.encode(rgb, q, options)
+    if name == "mozjpeg":
+        return lambda rgb, q: jpeg.encode_mozjpeg(rgb, q, progressive=options.progressive)
+    raise MsroiError(f"unknown reference encoder {name!r} (use 'jpeg' or 'mozjpeg')")
+
+
+def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: int = 100) -> list[int]:
+    """The qualities whose file sizes bracket each target byte count.
+
+    ``size_at(q)`` gives the file size at quality q (called at most once per quality; sizes
+    are taken to grow with q). For each target t: the largest q with ``size_at(q) <= t`` and
+    q + 1, found by bisection over ``lo..hi``; ``lo`` alone below the smallest file and
+    ``hi`` alone above the largest. Returns the sorted union.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(q):
+        if q not in sizes:
+            sizes[q] = size_at(q)
+        return sizes[q]
+
+    need = set()
+    for t in sorted({int(t) for t in targets}):
+        if size(lo) > t:
+            need.add(lo)
+        elif size(hi) <= t:
+            need.add(hi)
+        else:
+            a, b = lo, hi
+            while b - a > 1:
+                m = (a + b) // 2
+                a, b = (m, b) if size(m) <= t else (a, m)
+            need |= {a, b}
+    return sorted(need)
+
+
+def sweep_for_bytes(rgb, encode: Callable[[np.ndarray, int], bytes], targets, roi=None, boxes=None, metrics=None,
+                    known=None):
+    """The reference curve an equal-bytes comparison needs: ``encode`` at the qualities that
+    bracket every byte count in ``targets`` (:func:`bracket_qualities`), scored like
+    :func:`standard_sweep` (same columns); each quality is encoded once. ``known``: rows
+    already scored with the same encoder (columns ``q``, ``bytes`` and the metrics, e.g. its
+    outputs at the base qualities), reused instead of encoded and scored again."""
+    import pandas as pd
+
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    known = known if known is not None else pd.DataFrame(columns=["q", "bytes"])
+    known_size = dict(zip(known["q"].astype(int), known["bytes"].astype(int)))
+    files: dict[int, bytes] = {}
+
+    def encoded(image, q):
+        if q not in files:
+            files[q] = encode(image, q)
+        return files[q]
+
+    qualities = bracket_qualities(lambda q: known_size.get(q) or len(encoded(rgb, q)), targets)
+    new = standard_sweep(rgb, encoded, [q for q in qualities if q not in known_size], roi=roi, metrics=metrics,
+                         boxes=boxes)
+    reused = known[known["q"].isin(qualities)]
+    return pd.concat([new, reused], ignore_index=True).sort_values("q", kind="stable").reset_index(drop=True)
+
+
 def standard_sweep(
     rgb,
     encode: Callable[[np.ndarray, int], bytes] | EncoderOptions | None = None,
     qualities: Iterable[int] = range(1, 101),
     roi=None,
     metrics=None,
+    boxes=None,
 ):
     """Encode ``rgb`` at every quality, decode, and score each decode against ``rgb``.
 
     Takes the original ``(H, W, 3)`` uint8 image; ``encode`` is either a callable
     ``(rgb, q) -> JPEG bytes`` or :class:`msroi.codec.jpeg.EncoderOptions` for the standard
-    encoder (None: its defaults); ``qualities``; an optional ROI weight map and an optional
-    subset of metric names (see :func:`msroi.quality.metrics.all_metrics`; fewer metrics, faster
-    sweep). Returns a pandas DataFrame with columns ``q``, ``bytes`` and one per metric,
-    one row per quality, in the order given.
+    encoder (None: its defaults); ``qualities``; an optional ROI weight map (and its
+    ``boxes``) and an optional subset of metric names (see
+    :func:`msroi.quality.metrics.all_metrics`; fewer metrics, faster sweep). Returns a
+    pandas DataFrame with columns ``q``, ``bytes`` and one per metric, one row per quality,
+    in the order given.
     """
     import pandas as pd
 
     rgb = np.asarray(rgb, dtype=np.uint8)
     if encode is None or isinstance(encode, EncoderOptions):
-        options = encode or EncoderOptions()
-
-        def encode(image, q):
-            return jpeg.encode(image, q, options)
-
+        encode = reference_encoder("jpeg", encode)
     rows = []
     for q in qualities:
         data = encode(rgb, int(q))
         dec = jpeg.decode(data)
-        rows.append({"q": int(q), "bytes": len(data), **all_metrics(rgb, dec, roi=roi, metrics=metrics)})
+        rows.append({"q": int(q), "bytes": len(data),
+                     **all_metrics(rgb, dec, roi=roi, metrics=metrics, boxes=boxes)})
     return pd.DataFrame(rows)
 
 
@@ -92,8 +164,9 @@ def delta_at_equal_bytes(sweep_df, nbytes: int, values: Mapping[str, float]) -> 
 
     Takes the sweep of the standard encoder, the byte count of the output under test and
     its metric values (e.g. from :func:`msroi.quality.metrics.all_metrics`); returns
-    ``{"delta_<m>": difference}`` (positive = the output is better at equal bytes, for
-    every metric here since all grow with quality). NaN outside the sweep range.
+    ``{"delta_<m>": difference}`` (output minus reference: positive is better for metrics
+    that rise with quality, negative for Butteraugli; see
+    :data:`msroi.quality.metrics.METRICS`). NaN outside the sweep range.
     """
     return {
         f"delta_{m}": float(v) - at_equal_bytes(sweep_df, nbytes, m)
@@ -162,6 +235,9 @@ __all__ = [
     "METRIC_NAMES",
     "at_equal_bytes",
     "bd_rate",
+    "bracket_qualities",
+    "reference_encoder",
+    "sweep_for_bytes",
     "delta_at_equal_bytes",
     "mean_ci",
     "standard_sweep",

@@ -74,3 +74,33 @@ def test_make_study_writes_tables_and_figures(tmp_path):
     assert pd.read_csv(tmp_path / "eval" / "bdrate.csv")["bdrate_psnr"].notna().all()
     info = results_doc.run_info(1.5)
     assert info["runtime_min"] == 1.5 and json.dumps(info)
+
+
+def test_results_doc_opens_with_mozjpeg_and_says_where_it_wins():
+    """The opening tables come from the bdrate/summary rows against mozjpeg, and the prose
+    counts wins by each metric's direction (Butteraugli: lower is better)."""
+    metrics = ("ssimulacra2", "butteraugli_3norm", "psnrhvsm", "ssim")
+    bd = {"method": "semantic", "map_source": "msroi", "selection": 0, "threshold_pct": 0.0, "n_images": 8}
+    rows = []
+    for reference, value in (("mozjpeg", 5.0), ("jpeg", -3.0)):
+        row = {**bd, "reference": reference}
+        for p in ("", "roi_"):
+            for m in metrics:
+                row[f"bdrate_{p}{m}"] = value if m != "ssim" else -value
+                row[f"bdrate_{p}{m}_ci_lo"], row[f"bdrate_{p}{m}_ci_hi"] = row[f"bdrate_{p}{m}"] - 1, row[f"bdrate_{p}{m}"] + 1
+        rows.append(row)
+    bdrate = pd.DataFrame(rows)
+    s = {"method": "semantic", "map_source": "msroi", "selection": 0, "base_quality": 50, "threshold_pct": 0.0,
+         "n_images": 8, "bytes_vs_base": -0.001}
+    for p in ("", "roi_"):
+        for m in metrics:
+            s[f"delta_mozjpeg_{p}{m}"] = 0.5  # a loss for Butteraugli, a win for the others
+            s[f"delta_{p}{m}"] = 0.1
+    text = results_doc.results_markdown(pd.DataFrame([s]), bdrate, {"machine": "x", "cores": 2, "python": "3",
+                                        "pillow": "1", "libjpeg_turbo": "1", "numpy": "1", "pandas": "1"})
+    opening = text.split("## The semantic method (msroi maps) against mozjpeg", 1)[1].split("## ", 1)[0]
+    assert "| SSIMULACRA2 | +5.0% [+4.0%, +6.0%] | +0.50 |" in opening
+    assert "| ROI Butteraugli 3-norm | +5.0% [+4.0%, +6.0%] | +0.500 |" in opening
+    assert "wins on 2 of 8 BD-rates" in opening and "on 6 of 8 equal-bytes deltas" in opening
+    assert "Losses (BD-rate): SSIMULACRA2" in opening
+    assert text.index("against mozjpeg") < text.index("against libjpeg-turbo") < text.index("# The paper's six metrics")

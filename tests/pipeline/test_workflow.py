@@ -76,8 +76,8 @@ def run_dir(tmp_path_factory, small_photo):
 def test_pipeline_writes_one_row_per_output(run_dir):
     metrics = pd.read_csv(run_dir / "results/metrics.csv")
     assert sorted(metrics["image"].unique()) == ["cat", "my_cup_1"]
-    # images x base qualities x (jpeg, jpegli, original and semantic for msroi and center maps)
-    assert len(metrics) == 2 * 2 * 6
+    # images x base qualities x (jpeg, mozjpeg, jpegli, original and semantic for msroi and center maps)
+    assert len(metrics) == 2 * 2 * 7
     ours = metrics[metrics["method"].isin(["original", "semantic"])]
     assert sorted(ours["map_source"].unique()) == ["center", "msroi"]
     assert (ours["bytes"] <= ours["budget_bytes"]).all()
@@ -93,10 +93,11 @@ def test_pipeline_writes_one_row_per_output(run_dir):
     for path in metrics["output"]:
         assert (run_dir / path).is_file()
     summary = pd.read_csv(run_dir / "results/summary.csv")
-    assert len(summary) == 12 and (summary["n_images"] == 2).all()
+    assert len(summary) == 14 and (summary["n_images"] == 2).all()
     bd = pd.read_csv(run_dir / "results/bdrate.csv")
+    bd = bd[bd["reference"] == "jpeg"]
     assert sorted(bd["method"] + "/" + bd["map_source"]) == [
-        "jpegli/none", "original/center", "original/msroi", "semantic/center", "semantic/msroi"]
+        "jpegli/none", "mozjpeg/none", "original/center", "original/msroi", "semantic/center", "semantic/msroi"]
     # NaN only where the two curves' quality ranges do not overlap (tiny images, two points)
     assert bd.loc[bd["method"] != "semantic", "bdrate_psnr"].notna().all()
 
@@ -105,7 +106,8 @@ def test_msroi_maps_overlays_and_classes_per_image(run_dir):
     from msroi.files import read_map
 
     maps = run_dir / "results/maps/msroi"
-    for image, shape in (("cat", (150, 226)), ("my_cup_1", (67, 100))):
+    # the JPEG input is mapped at half its size (its evaluation original)
+    for image, shape in (("cat", (150, 226)), ("my_cup_1", (34, 50))):
         m = read_map(maps / f"{image}.png")
         assert m.shape == shape and m.max() == 1.0
         assert (maps / f"{image}_overlay.png").is_file() and (maps / f"{image}.json").is_file()
@@ -125,7 +127,7 @@ def test_changing_threshold_reruns_only_compression_and_downstream(run_dir):
         counts = job_counts(dry_run(run_dir))
     finally:
         write_config(run_dir)
-    assert counts == {"original": 4, "score": 4, "aggregate": 1, "study": 1, "all": 1}
+    assert counts == {"original": 4, "score": 4, "sweep": 4, "aggregate": 1, "study": 1, "all": 1}
 
 
 def test_invalid_config_names_the_key(tmp_path):
@@ -152,7 +154,7 @@ def test_trained_model_source_trains_then_maps(tmp_path, small_photo):
     top = yaml.safe_load((tmp_path / "results/maps/msroi/cat.json").read_text())["top_k"]
     assert {t["name"] for t in top} <= set(meta["classes"]) and len(top) == 2  # the trained model's classes
     metrics = pd.read_csv(tmp_path / "results/metrics.csv")
-    assert sorted(metrics["method"].unique()) == ["jpeg", "semantic"]
+    assert sorted(metrics["method"].unique()) == ["jpeg", "mozjpeg", "semantic"]
 
 
 def test_html_report_builds_with_the_study(run_dir):

@@ -9,6 +9,8 @@ from msroi.errors import MsroiError
 from msroi.files import scan_directory
 from msroi.samples import SAMPLE_BOXES, sample_path
 from msroi.pipeline.inputs import image_ids
+from msroi.pipeline.originals import roi_for_original
+from msroi.pipeline.score import REFERENCES
 
 RESULTS = "results"
 
@@ -54,6 +56,20 @@ def image_path(wildcards):
     return IMAGES[wildcards.image]
 
 
+def original_path(wildcards):
+    """The evaluation original of an image (a JPEG input downscaled, see rule evaluation_original)."""
+    return f"{RESULTS}/originals/{wildcards.image}.png"
+
+
+def roi_of(image):
+    """The ROI of an evaluation original: its scaled boxes, a mask directory, or ''."""
+    return roi_for_original(ROI, f"{RESULTS}/originals/{image}_roi.csv")
+
+
+def image_roi(wildcards):
+    return roi_of(wildcards.image)
+
+
 def good_images(wildcards=None):
     """Ids of the images that decoded (the check_images checkpoint's table)."""
     table = pd.read_csv(checkpoints.check_images.get().output[0])
@@ -88,9 +104,9 @@ def variants(method):
 
 
 def methods():
-    """The methods the config asks for; standard JPEG (the reference) always."""
+    """The methods the config asks for; the references (libjpeg-turbo, mozjpeg) always."""
     return (
-        ["jpeg"]
+        ["jpeg", "mozjpeg"]
         + (["jpegli"] if config["jpegli"] else [])
         + (["semantic"] if config["semantic"]["enabled"] else [])
         + (["original"] if config["compress"]["enabled"] else [])
@@ -121,8 +137,21 @@ def all_scores(wildcards):
     ]
 
 
+def image_records(wildcards):
+    """The records of every output of one image (their byte counts set the sweeps' qualities)."""
+    return [
+        records_path(method, variant, wildcards.image)
+        for method in methods()
+        for variant in variants(method)
+    ]
+
+
 def all_sweeps(wildcards):
-    return [f"{RESULTS}/sweep/{image}.csv" for image in good_images()]
+    return [
+        f"{RESULTS}/sweep/{encoder}/{image}.csv"
+        for image in good_images()
+        for encoder in REFERENCES
+    ]
 
 
 wildcard_constraints:
@@ -131,3 +160,4 @@ wildcard_constraints:
     sel=r"[1-6]",
     method=r"[a-z]+",
     variant=r"[a-z0-9-]+",
+    encoder=r"jpeg|mozjpeg",

@@ -1,18 +1,19 @@
-# Compression: standard encoders per image (the baselines, and jpegli), and the original
+# Compression: standard encoders per image (the baselines libjpeg-turbo and mozjpeg, and
+# jpegli), and the original
 # MSROI method per image x map source x selection model over every base quality and threshold.
 # Every job writes its JPEGs and a records CSV (one row per JPEG) that the score rule reads.
 
 
 rule standard:
     input:
-        image=image_path,
+        image=original_path,
     output:
         jpegs=jpeg_outputs("{method}", "standard", "{image}"),
         records=records_path("{method}", "standard", "{image}"),
     log:
         f"{RESULTS}/logs/standard/{{method}}/{{image}}.log",
     wildcard_constraints:
-        method="jpeg|jpegli",
+        method="jpeg|jpegli|mozjpeg",
     conda:
         "../../environment.yml"
     threads: 1
@@ -29,7 +30,7 @@ rule standard:
 
 rule original:
     input:
-        image=image_path,
+        image=original_path,
         maps=map_input,
     output:
         jpegs=jpeg_outputs("original", "{source}-sel{sel}", "{image}"),
@@ -53,7 +54,7 @@ rule original:
 
 rule semantic:
     input:
-        image=image_path,
+        image=original_path,
         maps=map_input,
     output:
         jpegs=jpeg_outputs("semantic", "{source}", "{image}"),

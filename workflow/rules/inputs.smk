@@ -1,5 +1,6 @@
-# Input images: export the bundled sample photos, then decode every input once and
-# record which ones are usable (bad files are reported and skipped, not fatal).
+# Input images: export the bundled sample photos, decode every input once and record which
+# ones are usable (bad files are reported and skipped, not fatal), then make each usable
+# input's evaluation original (a JPEG input downscaled by 2) and its scaled ROI boxes.
 
 
 rule export_sample:
@@ -40,3 +41,25 @@ checkpoint check_images:
         max_pixels=config["max_pixels"],
     script:
         "../scripts/check_images.py"
+
+
+rule evaluation_original:
+    input:
+        image=image_path,
+    output:
+        image=f"{RESULTS}/originals/{{image}}.png",
+        boxes=f"{RESULTS}/originals/{{image}}_roi.csv",
+    log:
+        f"{RESULTS}/logs/evaluation_original/{{image}}.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        roi=ROI,
+        downscale_jpeg=config["evaluation"]["downscale_jpeg"],
+        max_pixels=config["max_pixels"],
+    script:
+        "../scripts/evaluation_original.py"

@@ -3,7 +3,7 @@
 
 rule prior_map:
     input:
-        image=image_path,
+        image=original_path,
     output:
         f"{RESULTS}/maps/{{source}}/{{image}}.png",
     log:
@@ -25,7 +25,7 @@ rule prior_map:
 
 rule file_map:
     input:
-        image=image_path,
+        image=original_path,
     output:
         f"{RESULTS}/maps/file/{{image}}.png",
     log:
@@ -62,7 +62,7 @@ rule default_model:
 rule msroi_maps:
     input:
         model=classifier,
-        images=lambda wildcards: [IMAGES[image] for image in good_images()],
+        images=lambda wildcards: [f"{RESULTS}/originals/{image}.png" for image in good_images()],
     output:
         directory(f"{RESULTS}/maps/msroi"),
     log:

@@ -1,9 +1,10 @@
-# Metrics: one row per output (compressed and baseline), aggregated into tidy tables.
+# Metrics: one row per output (compressed and baseline); per image and reference encoder, the
+# reference curve at the qualities bracketing every output's size; aggregated into tidy tables.
 
 
 rule score:
     input:
-        image=image_path,
+        image=original_path,
         records=records_path("{method}", "{variant}", "{image}"),
         jpegs=lambda wildcards: jpeg_outputs(
             wildcards.method, wildcards.variant, wildcards.image
@@ -19,7 +20,7 @@ rule score:
         mem_mb=2000,
         runtime=20,
     params:
-        roi=ROI,
+        roi=image_roi,
         max_pixels=config["max_pixels"],
     script:
         "../scripts/score.py"
@@ -27,11 +28,13 @@ rule score:
 
 rule sweep:
     input:
-        image=image_path,
+        image=original_path,
+        records=image_records,
+        known=f"{RESULTS}/scores/{{encoder}}/standard/{{image}}.csv",
     output:
-        f"{RESULTS}/sweep/{{image}}.csv",
+        f"{RESULTS}/sweep/{{encoder}}/{{image}}.csv",
     log:
-        f"{RESULTS}/logs/sweep/{{image}}.log",
+        f"{RESULTS}/logs/sweep/{{encoder}}/{{image}}.log",
     conda:
         "../../environment.yml"
     threads: 1
@@ -40,7 +43,7 @@ rule sweep:
         runtime=30,
     params:
         encoder=ENCODER,
-        roi=ROI,
+        roi=image_roi,
         max_pixels=config["max_pixels"],
     script:
         "../scripts/sweep.py"

@@ -46,8 +46,10 @@ rule study:
         mem_mb=2000,
         runtime=20,
     params:
-        images=lambda wildcards: {image: IMAGES[image] for image in good_images()},
-        roi=ROI,
+        images=lambda wildcards: {
+            image: f"{RESULTS}/originals/{image}.png" for image in good_images()
+        },
+        roi=lambda wildcards: [roi_of(image) for image in good_images()],
         encoder=ENCODER,
     script:
         "../scripts/study.py"

@@ -1,4 +1,4 @@
-"""Glue: standard JPEG at Q1..100 for one image, every metric (the equal-bytes reference curve)."""
+"""Glue: one reference encoder's curve for one image, at the qualities bracketing every output's size."""
 
 from msroi.pipeline.joblog import job_log
 from msroi.codec.jpeg import EncoderOptions
@@ -7,4 +7,5 @@ from msroi.pipeline.score import sweep_image
 with job_log(snakemake.log[0]):
     sweep_image(snakemake.input.image, snakemake.output[0], snakemake.wildcards.image,
                 EncoderOptions(**snakemake.params.encoder), snakemake.params.roi,
-                max_pixels=snakemake.params.max_pixels)
+                max_pixels=snakemake.params.max_pixels, encoder=snakemake.wildcards.encoder,
+                records=snakemake.input.records, known=snakemake.input.known)
