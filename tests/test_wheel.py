@@ -12,7 +12,7 @@ import pytest
 
 from msroi.codec import jpeg
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 

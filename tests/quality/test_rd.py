@@ -22,7 +22,7 @@ def astro():
 
 @pytest.fixture(scope="module")
 def sweep(astro):
-    return E.standard_sweep(astro, metrics=["psnr", "psnrhvs"])
+    return E.standard_sweep(astro, EncoderOptions(optimize=False), metrics=["psnr", "psnrhvs"])
 
 
 def test_sweep_table(sweep):

@@ -62,7 +62,9 @@ rule default_model:
 rule msroi_maps:
     input:
         model=classifier,
-        images=lambda wildcards: [f"{RESULTS}/originals/{image}.png" for image in good_images()],
+        images=lambda wildcards: [
+            f"{RESULTS}/originals/{image}.png" for image in good_images()
+        ],
     output:
         directory(f"{RESULTS}/maps/msroi"),
     log:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from msroi.codec import jpeg
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from .test_workflow import snakemake
+from tests.pipeline.test_workflow import snakemake
 
 pytestmark = pytest.mark.slow
 
