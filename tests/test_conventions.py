@@ -83,9 +83,9 @@ def test_schema_defaults_and_bounds_are_the_code_constants():
         assert entry["default"] == default, path
         if bounds:
             assert (entry["minimum"], entry["maximum"]) == bounds, path
-    threshold = key("compress", "threshold_pct")["items"]
+    threshold = key("original", "threshold_pct")["items"]
     assert (threshold["minimum"], threshold["maximum"]) == settings.THRESHOLD_PCT_RANGE
-    quality = key("compress", "base_quality")["items"]
+    quality = key("base_quality")["items"]
     assert (quality["minimum"], quality["maximum"]) == settings.BASE_QUALITY_RANGE
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     assert config["max_pixels"] == settings.MAX_PIXELS

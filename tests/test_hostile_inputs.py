@@ -438,7 +438,7 @@ def workflow_run(tmp_path_factory):
     _tiny(1)(images / f"{PAIR_STEM}.png")
     _exif_rotated(images / f"{PAIR_STEM}.jpg")
     config = {"images": "images", "map_sources": ["center"], "jpegli": False,
-              "compress": {"selection": [3], "base_quality": [50], "threshold_pct": [1]}}
+              "base_quality": [50], "original": {"selection": [3], "threshold_pct": [1]}}
     (wd / "config.yaml").write_text(yaml.safe_dump(config))
     r = snakemake(wd, check=False)
     return wd, r
@@ -507,7 +507,7 @@ def test_workflow_tiny_image_metrics_are_nan_not_errors(workflow_run):
     "overrides, key",
     [
         ({"max_pixels": 0}, "max_pixels"),
-        ({"compress": {"selection": [3], "base_quality": [101], "threshold_pct": [1]}}, "base_quality"),
+        ({"base_quality": [101], "original": {"selection": [3], "threshold_pct": [1]}}, "base_quality"),
         ({"imagez": "images"}, "imagez"),
         ({"semantic": {"smooth": 1e9}}, "smooth"),
         ({"max_pixels": 10**12}, "max_pixels"),
@@ -937,7 +937,7 @@ def batch_run(tmp_path_factory):
     (images / "folder.jpg").mkdir()
     (images / "loop.jpg").symlink_to(images / "loop.jpg")
     config = {"images": "images", "map_sources": ["center"], "jpegli": False,
-              "compress": {"enabled": False, "base_quality": [50]}}
+              "base_quality": [50], "original": {"enabled": False}}
     (wd / "config.yaml").write_text(yaml.safe_dump(config))
     r = snakemake(wd, check=False)
     return wd, r

@@ -31,7 +31,7 @@ CONFIG = {
     "images": "images",
     "map_sources": ["center"],
     "jpegli": False,
-    "compress": {"selection": [3], "base_quality": [50], "threshold_pct": [1]},
+    "base_quality": [50], "original": {"selection": [3], "threshold_pct": [1]},
 }
 
 

@@ -33,7 +33,7 @@ RUN_TIMEOUT = 360  # seconds for the SLURM run; `timeout -k 10` stops Snakemake 
 CONFIG = {
     "images": "images",
     "map_sources": ["center"],
-    "compress": {"selection": [3], "base_quality": [50, 70], "threshold_pct": [1]},
+    "base_quality": [50, 70], "original": {"selection": [3], "threshold_pct": [1]},
     "jpegli": False,  # fewer jobs: each SLURM job costs ~10 s of Snakemake start-up here
 }
 

@@ -52,7 +52,7 @@ def write_config(workdir, **overrides):
     config = {
         "images": "images",
         "map_sources": ["msroi", "center"],
-        "compress": {"selection": [3], "base_quality": [50, 70], "threshold_pct": [1]},
+        "base_quality": [50, 70], "original": {"selection": [3], "threshold_pct": [1]},
         **overrides,
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
@@ -122,7 +122,7 @@ def test_bad_image_is_reported_and_the_others_finish(run_dir):
 
 def test_changing_threshold_reruns_only_compression_and_downstream(run_dir):
     assert job_counts(dry_run(run_dir)) == {}, "a finished run should have nothing to do"
-    write_config(run_dir, compress={"selection": [3], "base_quality": [50, 70], "threshold_pct": [5]})
+    write_config(run_dir, base_quality=[50, 70], original={"selection": [3], "threshold_pct": [5]})
     try:
         counts = job_counts(dry_run(run_dir))
     finally:
@@ -131,7 +131,7 @@ def test_changing_threshold_reruns_only_compression_and_downstream(run_dir):
 
 
 def test_invalid_config_names_the_key(tmp_path):
-    write_config(tmp_path, compress={"selection": [7]})
+    write_config(tmp_path, original={"selection": [7]})
     r = snakemake(tmp_path, "-n", check=False)
     assert r.returncode != 0
     out = r.stdout + r.stderr
@@ -143,7 +143,7 @@ def test_trained_model_source_trains_then_maps(tmp_path, small_photo):
     images = tmp_path / "images"
     images.mkdir()
     Image.fromarray(small_photo).save(images / "cat.png")
-    write_config(tmp_path, map_sources=["msroi"], jpegli=False, compress={"enabled": False, "base_quality": [50]},
+    write_config(tmp_path, map_sources=["msroi"], jpegli=False, base_quality=[50], original={"enabled": False},
                  model={"source": "train"},
                  training={"synthetic": {"classes": 2, "per_class": 6, "size": 32}, "input_size": 32, "epochs": 1,
                            "batch_size": 4, "holdout": "last:2"})

@@ -24,7 +24,7 @@ def eval_run(tmp_path_factory):
     Image.fromarray(cup).save(wd / "images" / "cup.jpg", quality=95)
     (wd / "boxes.csv").write_text("image,x0,y0,x1,y1\ncat,50,25,186,145\ncup,84,8,212,152\n")
     config = {"images": "images", "roi": "boxes.csv", "map_sources": ["uniform", "center"], "jpegli": False,
-              "compress": {"selection": [3], "base_quality": [50, 70], "threshold_pct": [1]}}
+              "base_quality": [50, 70], "original": {"selection": [3], "threshold_pct": [1]}}
     (wd / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(wd)
     return wd, {"cat": cat, "cup": cup}

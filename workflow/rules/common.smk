@@ -41,9 +41,9 @@ ROI = config["roi"] or ("" if config["images"] else str(SAMPLE_BOXES))
 if not IMAGES and config["mode"] == "study":
     raise WorkflowError(f"no images found in {config['images']!r}")
 
-SELECTIONS = config["compress"]["selection"]
-BASE_QUALITIES = config["compress"]["base_quality"]
-THRESHOLDS = config["compress"]["threshold_pct"]
+SELECTIONS = config["original"]["selection"]
+BASE_QUALITIES = config["base_quality"]
+THRESHOLDS = config["original"]["threshold_pct"]
 ENCODER = config["encoder"]
 
 
@@ -109,7 +109,7 @@ def methods():
         ["jpeg", "mozjpeg"]
         + (["jpegli"] if config["jpegli"] else [])
         + (["semantic"] if config["semantic"]["enabled"] else [])
-        + (["original"] if config["compress"]["enabled"] else [])
+        + (["original"] if config["original"]["enabled"] else [])
     )
 
 

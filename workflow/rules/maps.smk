@@ -74,7 +74,7 @@ rule msroi_maps:
     threads: 2
     resources:
         mem_mb=4000,
-        runtime=lambda wildcards: 30 + len(good_images()),
+        runtime=lambda wildcards, input: 30 + len(input.images),
     params:
         ids=lambda wildcards: good_images(),
         top_k=config["model"]["top_k"],
