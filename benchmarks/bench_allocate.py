@@ -15,11 +15,7 @@ import time
 import numpy as np
 from PIL import Image
 
-
-def photo_768x512() -> np.ndarray:
-    import skimage.data
-    a = skimage.data.coffee()  # 400 x 600
-    return np.asarray(Image.fromarray(a).resize((768, 512), Image.Resampling.LANCZOS))
+from common import photo
 
 
 def pillow(rgb, q):
@@ -31,7 +27,7 @@ def pillow(rgb, q):
 def main(repeats: int = 3) -> None:
     from msroi.codec.semantic import encode_semantic
 
-    rgb = photo_768x512()
+    rgb = photo()
     h, w = rgb.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
     smap = np.exp(-(((yy - h / 2) / (h / 2)) ** 2 + ((xx - w / 2) / (w / 2)) ** 2) / (2 * 0.35 ** 2))

@@ -10,7 +10,6 @@ Usage: python benchmarks/bench_compress.py [--repeats 7] [--skip-original]
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 
@@ -20,21 +19,7 @@ from PIL import Image
 from msroi.codec import original
 from msroi.codec import jpeg
 from msroi.saliency import priors
-from msroi.samples import sample_path
-
-
-def photo_768x512() -> np.ndarray:
-    with Image.open(sample_path("motorcycle")) as im:
-        return np.asarray(im.convert("RGB").resize((768, 512), Image.LANCZOS))
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from common import median_time, photo
 
 
 def original_loop(rgb, sal, base_quality=50, threshold_pct=1.0):
@@ -79,7 +64,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--skip-original", action="store_true")
     args = ap.parse_args()
-    rgb = photo_768x512()
+    rgb = photo()
     sal = priors.center_map(rgb.shape[:2])
     t_ours = median_time(lambda: original.compress_original(rgb, sal, 3, 50, 1.0), args.repeats)
     t_ladder = median_time(lambda: [jpeg.decode(jpeg.encode(rgb, q)) for q in original.LADDER_QUALITIES], args.repeats)

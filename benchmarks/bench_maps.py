@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_maps.py [--repeat 7] [--cache DIR]
 
-Prints one line per figure and a JSON summary. Targets (issue 5): load of the cached
+Prints one line per figure and a JSON summary. Targets: load of the cached
 ``.keras`` under 3 s, map of a 768 x 512 photo under 0.3 s (median, after load and one
 warm-up call). The machine's load average is printed too: the figures are wall-clock
 times on a shared 2-core CPU.
@@ -17,8 +17,8 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
-from PIL import Image
+
+from common import photo
 
 
 def main(argv=None) -> dict:
@@ -34,7 +34,6 @@ def main(argv=None) -> dict:
 
     out["import_tensorflow_s"] = time.perf_counter() - t
 
-    from skimage import data
 
     from msroi.saliency.networks import efficientnet_lite0 as effnet
     from msroi.saliency.maps import load_classifier, msroi_map
@@ -49,7 +48,7 @@ def main(argv=None) -> dict:
         classifier = load_classifier("default", cache_dir=cache)
         out["load_cached_s"] = time.perf_counter() - t
 
-    rgb = np.asarray(Image.fromarray(data.chelsea()).resize((768, 512), Image.BILINEAR))
+    rgb = photo()
     t = time.perf_counter()
     msroi_map(classifier, rgb)
     out["first_map_s"] = time.perf_counter() - t  # includes tracing the forward graph

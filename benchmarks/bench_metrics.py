@@ -9,25 +9,14 @@ time of one 100-quality equal-bytes sweep with all metrics and with PSNR only.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
-from PIL import Image
-from skimage import data
 
+from common import median_time, photo
 from msroi.codec.jpeg import decode, encode
 from msroi.quality.rd import standard_sweep
 from msroi.quality.metrics import METRIC_NAMES, all_metrics
-
-
-def _median(f, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main():
@@ -36,20 +25,20 @@ def main():
     ap.add_argument("--no-sweep", action="store_true", help="skip the 100-quality sweeps")
     args = ap.parse_args()
 
-    rgb = np.asarray(Image.fromarray(data.astronaut()).resize((768, 512), Image.LANCZOS))
+    rgb = photo()
     dist = decode(encode(rgb, 50))
     roi = np.zeros(rgb.shape[:2])
     roi[100:400, 200:600] = 1.0
     all_metrics(rgb, dist)  # warm-up (lazy imports)
 
-    t_all = _median(lambda: all_metrics(rgb, dist), args.repeat)
+    t_all = median_time(lambda: all_metrics(rgb, dist), args.repeat)
     print(f"all_metrics, 768x512 pair: median {t_all * 1000:.0f} ms over {args.repeat} runs (target < 500 ms)")
     for name in METRIC_NAMES:
-        t = _median(lambda: all_metrics(rgb, dist, metrics=[name]), args.repeat)
+        t = median_time(lambda: all_metrics(rgb, dist, metrics=[name]), args.repeat)
         print(f"  {name:9s} alone: {t * 1000:6.1f} ms")
-    t_roi = _median(lambda: all_metrics(rgb, dist, roi=roi), args.repeat)
+    t_roi = median_time(lambda: all_metrics(rgb, dist, roi=roi), args.repeat)
     print(f"all_metrics with ROI (whole + roi_*): median {t_roi * 1000:.0f} ms")
-    t_enc = _median(lambda: decode(encode(rgb, 50)), args.repeat)
+    t_enc = median_time(lambda: decode(encode(rgb, 50)), args.repeat)
     print(f"Pillow JPEG encode + decode q50: {t_enc * 1000:.1f} ms")
 
     if not args.no_sweep:

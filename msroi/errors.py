@@ -12,3 +12,13 @@ class InputError(MsroiError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class OutputError(MsroiError):
+    """An output cannot be written where asked (it would overwrite an input or another
+    output, or the place is not writable). The message names the output and the problem."""
+
+    def __init__(self, path, problem):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

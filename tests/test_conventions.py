@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 
@@ -53,3 +53,46 @@ def test_every_rule_logs_under_results_logs():
         assert text.count("\nrule ") + text.count("\ncheckpoint ") == text.count("    log:\n"), smk.name
         for line in text.split("    log:\n")[1:]:
             assert line.strip().startswith('f"{RESULTS}/logs/'), f"{smk.name}: a log outside results/logs: {line[:80]}"
+
+
+def test_schema_defaults_and_bounds_are_the_code_constants():
+    """Defaults live in msroi.settings; the schema, the CLI and the code read the same values."""
+    from msroi import cli, settings
+    from msroi.codec import semantic
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    props = schema["properties"]
+
+    def key(*path):
+        node = props
+        for k in path[:-1]:
+            node = node[k]["properties"]
+        return node[path[-1]]
+
+    for path, default, bounds in [
+        (("max_pixels",), settings.MAX_PIXELS, settings.MAX_PIXELS_RANGE),
+        (("center_sigma",), settings.CENTER_SIGMA, settings.CENTER_SIGMA_RANGE),
+        (("semantic", "ratio"), settings.RATIO, settings.RATIO_RANGE),
+        (("semantic", "smooth"), settings.SMOOTH, settings.SMOOTH_RANGE),
+        (("model", "top_k"), settings.TOP_K, settings.TOP_K_RANGE),
+        (("model", "short_side"), settings.SHORT_SIDE, settings.SHORT_SIDE_RANGE),
+        (("model", "last_weight"), settings.LAST_WEIGHT, settings.LAST_WEIGHT_RANGE),
+        (("encoder", "optimize"), settings.OPTIMIZE, None),
+    ]:
+        entry = key(*path)
+        assert entry["default"] == default, path
+        if bounds:
+            assert (entry["minimum"], entry["maximum"]) == bounds, path
+    threshold = key("compress", "threshold_pct")["items"]
+    assert (threshold["minimum"], threshold["maximum"]) == settings.THRESHOLD_PCT_RANGE
+    quality = key("compress", "base_quality")["items"]
+    assert (quality["minimum"], quality["maximum"]) == settings.BASE_QUALITY_RANGE
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    assert config["max_pixels"] == settings.MAX_PIXELS
+    defaults = vars(cli.build_parser().parse_args(["compress", "x.png", "--prior", "center", "-o", "o.jpg"]))
+    assert (defaults["max_pixels"], defaults["ratio"], defaults["smooth"], defaults["base_quality"], defaults["optimize"]) \
+        == (settings.MAX_PIXELS, settings.RATIO, settings.SMOOTH, settings.BASE_QUALITY, settings.OPTIMIZE)
+    assert (semantic.DEFAULTS["ratio"], semantic.DEFAULTS["smooth"]) == (settings.RATIO, settings.SMOOTH)
+    mapped = vars(cli.build_parser().parse_args(["map", "x.png", "-o", "out"]))
+    assert (mapped["top_k"], mapped["short_side"], mapped["last_weight"]) == (settings.TOP_K, settings.SHORT_SIDE,
+                                                                                 settings.LAST_WEIGHT)

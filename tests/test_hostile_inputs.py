@@ -1,4 +1,4 @@
-"""Hostile inputs (issue 9): one table of bad and odd files, run through every entry point.
+"""Hostile inputs: one table of bad and odd files, run through every entry point.
 
 Each case is a test for ``msroi compress``, ``msroi metrics`` and ``msroi map`` (the CLI
 as a subprocess; ``map`` in ONE invocation over a directory, as TensorFlow starts slowly)
@@ -9,7 +9,9 @@ its outputs are in the displayed orientation (EXIF applied) at the image's size.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from PIL import Image
 from msroi.codec import jpeg
 from msroi.files import read_image, read_map
 
-from .test_workflow import snakemake
+from tests.pipeline.test_workflow import snakemake
 
 
 def run(*args, cwd=None):
@@ -505,8 +507,11 @@ def test_workflow_tiny_image_metrics_are_nan_not_errors(workflow_run):
         ({"max_pixels": 0}, "max_pixels"),
         ({"compress": {"selection": [3], "base_quality": [101], "threshold_pct": [1]}}, "base_quality"),
         ({"imagez": "images"}, "imagez"),
+        ({"semantic": {"smooth": 1e9}}, "smooth"),
+        ({"max_pixels": 10**12}, "max_pixels"),
+        ({"encoder": {"progressive": True}}, "progressive"),
     ],
-    ids=["max_pixels", "base_quality", "unknown_key"],
+    ids=["max_pixels", "base_quality", "unknown_key", "smooth_1e9", "max_pixels_1e12", "semantic_progressive"],
 )
 def test_workflow_invalid_config_names_the_key(tmp_path, overrides, key):
     config = {"images": "images", **overrides}
@@ -515,3 +520,462 @@ def test_workflow_invalid_config_names_the_key(tmp_path, overrides, key):
     out = r.stdout + r.stderr
     assert r.returncode != 0 and key in out, out[-3000:]
     assert not (tmp_path / "results").exists()
+
+
+# ------------------------------------------------------------ safe with a user's photos
+#
+# One row per way a command could destroy an input, exhaust the machine, or fail with a
+# traceback. Each row builds its files in an empty directory and returns the command line;
+# the test asserts exit status 2, one line naming the file (or option) and the problem, no
+# traceback, every file present before byte-identical after, and no file added.
+
+
+def _photo_png(path):
+    Image.fromarray(photo()).save(path)
+
+
+def _jpeg_photo(path):
+    Image.fromarray(photo()).save(path, quality=90)
+
+
+def _nested_json(path):
+    path.write_text("[" * 100_000 + "]" * 100_000)
+
+
+def _long_name_npy(path):
+    np.save(path, np.full((4, 4), 0.5))
+
+
+def _in(d, name, make=_photo_png):
+    p = d / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    make(p)
+    return p
+
+
+def _symlinked(d):
+    _in(d, "a.png")
+    (d / "link.png").symlink_to(d / "a.png")
+    return ["compress", "a.png", "--prior", "center", "-o", "o.jpg", "--baseline", "link.png"]
+
+
+def _dotdot(d):
+    _in(d, "a.png")
+    (d / "sub").mkdir()
+    return ["compress", "a.png", "--prior", "center", "-o", "o.jpg", "--baseline", "sub/../a.png"]
+
+
+def _map_dir_onto_itself(d):
+    _in(d, "in/a.png")
+    _in(d, "in/b.jpg", _jpeg_photo)
+    return ["map", "in", "-o", "in"]
+
+
+def _map_npy(array):
+    def setup(d):
+        _in(d, "a.png")
+        np.save(d / "m.npy", array)
+        return ["compress", "a.png", "--map", "m.npy", "-o", "o.jpg"]
+    return setup
+
+
+def _roi(make, name):
+    def setup(d):
+        _in(d, "a.png")
+        _in(d, "b.jpg", _jpeg_photo)
+        _in(d, name, make)
+        return ["metrics", "a.png", "b.jpg", "--roi", name]
+    return setup
+
+
+def _compress(*extra, name="a.png"):
+    def setup(d):
+        _in(d, name)
+        return ["compress", name, "--prior", "center", "-o", "o.jpg", *extra]
+    return setup
+
+
+def _map(*extra):
+    def setup(d):
+        _in(d, "a.png")
+        return ["map", "a.png", "-o", "maps", *extra]
+    return setup
+
+
+def _map_file_onto_itself(d):
+    _in(d, "a.png")
+    return ["map", "a.png", "-o", "a.png"]
+
+
+def _overlay_onto_the_input(d):
+    _in(d, "b.jpg", _jpeg_photo)
+    return ["map", "b.jpg", "-o", "m.png", "--overlay", "b.jpg"]
+
+
+def _x_and_x_overlay(d):
+    _in(d, "in/x.png")
+    _in(d, "in/x_overlay.jpg", _jpeg_photo)
+    return ["map", "in", "-o", "out"]
+
+
+def _bomb_map(d):
+    _in(d, "a.png")
+    _in(d, "bomb.png", _bomb)
+    return ["compress", "a.png", "--map", "bomb.png", "-o", "o.jpg"]
+
+
+def _output_under_a_file(d):
+    _in(d, "a.png")
+    (d / "f").write_text("a file")
+    return ["compress", "a.png", "--prior", "center", "-o", "f/o.jpg"]
+
+
+def _output_is_a_directory(d):
+    _in(d, "a.png")
+    (d / "out.jpg").mkdir()
+    return ["compress", "a.png", "--prior", "center", "-o", "out.jpg"]
+
+
+def _samples_into_a_file(d):
+    (d / "f").write_text("a file")
+    return ["samples", "chelsea", "-o", "f"]
+
+
+def _prepare_dataset_onto_an_image(d):
+    for c in ("cats", "dogs"):
+        _in(d, f"data/{c}/1.png")
+        _in(d, f"data/{c}/2.png")
+    return ["prepare-dataset", "data", "-o", "data/cats/1.png"]
+
+
+@dataclass
+class Unsafe:
+    name: str
+    setup: Callable[[Path], list]
+    problem: str  # regex the message must match
+    names: tuple = ()  # strings the message must contain (the file, the option)
+
+
+UNSAFE = [
+    # 1-3: an output over an input, or two outputs on one file
+    Unsafe("baseline_is_the_input", _compress("--baseline", "a.png"), "overwrite the input", ("a.png",)),
+    Unsafe("baseline_is_the_input_through_dotdot", _dotdot, "overwrite the input", ("sub/../a.png",)),
+    Unsafe("baseline_is_the_input_through_a_symlink", _symlinked, "overwrite the input", ("link.png",)),
+    Unsafe("output_is_the_input", _compress(name="o.jpg"), "overwrite the input", ("o.jpg",)),
+    Unsafe("map_directory_onto_itself", _map_dir_onto_itself, "overwrite the input", ("a.png",)),
+    Unsafe("map_file_onto_itself", _map_file_onto_itself, "overwrite the input", ("a.png",)),
+    Unsafe("overlay_onto_the_input", _overlay_onto_the_input, "overwrite the input", ("b.jpg",)),
+    Unsafe("output_and_baseline_one_file", _compress("--baseline", "o.jpg"), "two outputs", ("o.jpg",)),
+    Unsafe("prepare_dataset_onto_an_image", _prepare_dataset_onto_an_image, "overwrite the input", ("1.png",)),
+    Unsafe("map_x_next_to_x_overlay", _x_and_x_overlay, "named like the other's overlay", ("x_overlay.jpg", "x.png")),
+    # 4: options that would exhaust the machine
+    Unsafe("smooth_1e9", _compress("--smooth", "1e9"), r"not in \[0, 1024\]", ("--smooth",)),
+    Unsafe("short_side_100000", _map("--short-side", "100000"), r"not in \[32, 2048\]", ("--short-side",)),
+    Unsafe("max_pixels_1e12", _compress("--max-pixels", "1000000000000"), r"not in \[1, 1e\+09\]", ("--max-pixels",)),
+    # 5: maps and ROI images get the image's decompression-bomb guard
+    Unsafe("bomb_map", _bomb_map, "too large|above the limit", ("bomb.png",)),
+    Unsafe("bomb_roi", _roi(_bomb, "bomb.png"), "too large|above the limit", ("bomb.png",)),
+    # 15: maps outside [0, 1]
+    Unsafe("map_0_255_floats", _map_npy(np.linspace(0, 255, 64).reshape(8, 8)), r"\[0, 1\]", ("m.npy",)),
+    Unsafe("map_logits", _map_npy(np.linspace(-4, 4, 64).reshape(8, 8)), r"\[0, 1\]", ("m.npy",)),
+    # 16: options the semantic method cannot honour
+    Unsafe("semantic_progressive", _compress("--progressive", "--json"), "cannot write progressive", ()),
+    Unsafe("semantic_444", _compress("--subsampling", "4:4:4"), "cannot write subsampling 4:4:4", ()),
+    Unsafe("semantic_no_optimize", _compress("--no-optimize"), "cannot write optimize", ()),
+    # 17: map options that gave all-zero maps or silent substitutions
+    Unsafe("short_side_0", _map("--short-side", "0"), r"not in \[32", ("--short-side",)),
+    Unsafe("last_weight_nan", _map("--last-weight", "nan"), r"not in \[0.01, 100\]", ("--last-weight",)),
+    Unsafe("last_weight_inf", _map("--last-weight", "inf"), r"not in \[0.01, 100\]", ("--last-weight",)),
+    Unsafe("top_k_minus_1", _map("--top-k", "-1"), r"not in \[1, 1000\]", ("--top-k",)),
+    Unsafe("top_k_0", _map("--top-k", "0"), r"not in \[1, 1000\]", ("--top-k",)),
+    # 18: more one-line errors
+    Unsafe("empty_npy_map", _map_npy(np.zeros((0, 0))), "map is empty", ("m.npy",)),
+    Unsafe("string_npy_map", _map_npy(np.array([["a", "b"], ["c", "d"]])), "must hold numbers", ("m.npy",)),
+    Unsafe("threshold_1e308", _compress("--threshold-pct", "1e308"), r"not in \[0, 1000\]", ("--threshold-pct",)),
+    Unsafe("roi_nested_json", _roi(_nested_json, "boxes.json"), "nested too deeply", ("boxes.json",)),
+    Unsafe("roi_nan_box", _roi(lambda p: p.write_text('{"a.png": [[NaN, 0, 10, 10]]}'), "boxes.json"), "finite",
+           ("boxes.json",)),
+    Unsafe("output_under_a_file", _output_under_a_file, "not a directory", ("f/o.jpg",)),
+    Unsafe("output_is_a_directory", _output_is_a_directory, "is a directory", ("out.jpg",)),
+    Unsafe("samples_into_a_file", _samples_into_a_file, "not a directory", ("f/chelsea.png",)),
+]
+
+
+def _snapshot(d: Path) -> dict:
+    return {str(p.relative_to(d)): (p.read_bytes() if p.is_file() and not p.is_symlink() else None)
+            for p in d.rglob("*")}
+
+
+@pytest.mark.parametrize("case", UNSAFE, ids=[c.name for c in UNSAFE])
+def test_unsafe_request_is_refused_before_any_work(tmp_path, case):
+    argv = case.setup(tmp_path)
+    before = _snapshot(tmp_path)
+    r = run(*argv, cwd=tmp_path)
+    assert_one_line_error(r, *case.names, pattern=case.problem)
+    assert _snapshot(tmp_path) == before  # inputs byte-identical; no output, partial or temporary file
+
+
+def test_readonly_place_is_refused_before_any_work(tmp_path):
+    ro = next((Path(p) for p in ("/proc/sys", "/sys") if not os.access(p, os.W_OK)), None)
+    if ro is None:
+        pytest.skip("no read-only place on this machine")
+    _in(tmp_path, "a.png")
+    r = run("compress", "a.png", "--prior", "center", "-o", ro / "o.jpg", cwd=tmp_path)
+    assert_one_line_error(r, ro / "o.jpg", pattern="cannot write|permission denied")
+
+
+def test_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
+    """A write that fails with ENOSPC half way: one line naming the output, nothing left behind."""
+    import errno
+
+    from msroi import cli, files
+
+    _in(tmp_path, "a.png")
+    real = Path.write_bytes
+
+    def full(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compress", "a.png", "--prior", "center", "-o", "o.jpg"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("msroi: o.jpg: cannot write") and "No space" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+    assert files.DEFAULT_MAX_PIXELS  # the module imported fine under the patch
+
+
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    from msroi import cli
+    from msroi.codec import semantic
+
+    _in(tmp_path, "a.png")
+
+    def exhausted(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(semantic, "encode_semantic", exhausted)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compress", "a.png", "--prior", "center", "-o", "o.jpg"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of memory" in err and "--max-pixels" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_default_max_pixels_fits_the_memory_budget():
+    from msroi import files, settings
+
+    assert files.DEFAULT_MAX_PIXELS == settings.MAX_PIXELS
+    assert settings.MAX_PIXELS * settings.SEMANTIC_BYTES_PER_PIXEL <= settings.MEMORY_BUDGET_BYTES
+    assert 9000 * 9000 > settings.MAX_PIXELS  # the 9000 x 9000 PNG that took 8.35 GB is refused
+
+
+def test_long_file_name_works(tmp_path):
+    """A legal 249-character name, as input and output (the temporary name must stay legal)."""
+    name = "p" * 245 + ".png"
+    _in(tmp_path, name)
+    r = run("compress", name, "--prior", "center", "-o", "q" * 245 + ".jpg", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "q" * 245 + ".jpg"])
+
+
+# -------------------------------------------------- colour, metadata and permissions
+
+
+@functools.lru_cache(maxsize=None)
+def _adobe_like_icc() -> bytes:
+    """An RGB ICC profile (sRGB from Pillow, with its description changed: any RGB profile)."""
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _photo_with_metadata(path, icc=None):
+    im = Image.fromarray(photo())
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotated
+    exif[0x010F] = "MakerCo"  # camera make
+    exif[0x0132] = "2024:05:01 10:00:00"  # date
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 30.0)  # GPS latitude
+    im.save(path, exif=exif, quality=95, icc_profile=icc or _adobe_like_icc())
+
+
+@pytest.mark.parametrize("method", ["semantic", "original"])
+def test_icc_and_exif_are_kept_with_orientation_reset(tmp_path, method):
+    src = tmp_path / "cam.jpg"
+    icc = _adobe_like_icc()
+    _photo_with_metadata(src, icc)
+    out, base = tmp_path / "o.jpg", tmp_path / "b.jpg"
+    r = run("compress", src, "--prior", "center", "-o", out, "--baseline", base, "--method", method, "--json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["bytes"] == out.stat().st_size and rec["base_bytes"] == base.stat().st_size
+    assert rec["metadata_bytes"] > len(icc) and rec["bytes"] <= rec["budget_bytes"]
+    for p in (out, base):
+        with Image.open(p) as im:
+            assert im.info.get("icc_profile") == icc
+            exif = im.getexif()
+            assert exif.get(0x0112) == 1 and exif.get(0x010F) == "MakerCo" and exif.get(0x0132) == "2024:05:01 10:00:00"
+            assert exif.get_ifd(0x8825).get(2) == (48.0, 51.0, 30.0)
+            assert (im.height, im.width) == (76, 50)
+    # the same pixels as without metadata
+    r2 = run("compress", src, "--prior", "center", "-o", tmp_path / "plain.jpg", "--method", method,
+             "--strip-metadata")
+    assert r2.returncode == 0, r2.stderr
+    assert np.array_equal(jpeg.decode(out.read_bytes()), jpeg.decode((tmp_path / "plain.jpg").read_bytes()))
+    with Image.open(tmp_path / "plain.jpg") as im:
+        assert im.info.get("icc_profile") == icc  # colour kept even when stripping
+        assert 0x010F not in im.getexif() and 0x8825 not in im.getexif()
+
+
+def test_icc_profile_split_into_chunks():
+    from msroi.files import ImageMetadata, add_metadata
+
+    big = b"\0" * 16 + b"RGB " + bytes(range(256)) * 600  # 153620 bytes: three chunks
+    data = add_metadata(jpeg.encode(photo(), 50), ImageMetadata(icc_profile=big))
+    with Image.open(__import__("io").BytesIO(data)) as im:
+        assert im.info["icc_profile"] == big
+    assert data.count(b"ICC_PROFILE\0") == 3
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_outputs_get_the_permissions_of_open(tmp_path, umask):
+    from msroi.files import write_bytes
+
+    old = os.umask(umask)
+    try:
+        write_bytes(tmp_path / "o.jpg", b"x")
+        with open(tmp_path / "ref", "wb") as f:
+            f.write(b"x")
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "o.jpg").stat().st_mode & 0o777
+    assert mode == 0o666 & ~umask == (tmp_path / "ref").stat().st_mode & 0o777
+
+
+def test_semantic_record_describes_the_file(tmp_path):
+    src = _in(tmp_path, "a.png")
+    r = run("compress", src, "--prior", "center", "-o", tmp_path / "o.jpg", "--json")
+    rec = json.loads(r.stdout)
+    from msroi.codec.record import jpeg_layout
+
+    layout = jpeg_layout((tmp_path / "o.jpg").read_bytes())
+    assert (rec["subsampling"], rec["progressive"]) == (layout["subsampling"], layout["progressive"]) == ("4:2:0", False)
+
+
+# ------------------------------------------------- one bad file never stops the batch
+
+
+def test_image_ids_are_safe_wildcards_and_file_names():
+    from snakemake.io import PeriodicityDetector
+
+    from msroi.pipeline.inputs import MAX_ID_LENGTH, image_ids
+
+    names = ["scan_00000000000000000000.jpg", "x.png", "x_overlay.jpg", "p" * 245 + ".png",
+             "q" * 200 + "r.png", "ab" * 30 + ".png", "2024-05-01 10.00.00.jpg"]
+    ids = image_ids([Path("d") / n for n in names])
+    assert len(ids) == len(names)
+    detector = PeriodicityDetector()
+    for key in ids:
+        assert detector.is_periodic(key) is None, key
+        assert len(key.encode()) <= MAX_ID_LENGTH and not key.endswith("_overlay"), key
+    assert ids["scan_000_x20"] == Path("d/scan_00000000000000000000.jpg")
+    assert ids["x_overlay_image"] == Path("d/x_overlay.jpg")
+
+
+def test_every_directory_entry_is_used_or_skipped_with_a_reason(tmp_path):
+    from msroi.files import scan_directory
+
+    _in(tmp_path, "a.png")
+    _in(tmp_path, "b.JFIF", _jpeg_photo)
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "dir.jpg").mkdir()
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    (tmp_path / "notes.txt").write_text("x")
+    used, skipped = scan_directory(tmp_path)
+    assert [p.name for p in used] == ["a.png", "b.JFIF"]
+    reasons = {p.name: why for p, why in skipped}
+    assert set(reasons) == {"nested", "dir.jpg", "loop.jpg", "notes.txt"}
+    assert "directory" in reasons["dir.jpg"] and "symbolic link" in reasons["loop.jpg"]
+    assert "suffix" in reasons["notes.txt"]
+
+
+def test_job_log_holds_the_error(tmp_path):
+    from msroi.errors import InputError
+    from msroi.pipeline.joblog import job_log
+
+    for exc, expected in ((ValueError("boom"), "Traceback"), (InputError("a.png", "bad"), "msroi: a.png: bad")):
+        log = tmp_path / "job.log"
+        with pytest.raises(type(exc)):
+            with job_log(log):
+                print("working", file=sys.stderr)
+                raise exc
+        text = log.read_text()
+        assert "working" in text and expected in text
+
+
+def test_means_skip_non_finite_values_and_count_them():
+    from msroi.pipeline.score import _with_ci
+
+    df = pd.DataFrame({"image": ["a", "b", "c"], "method": "jpeg", "psnr": [30.0, np.inf, 32.0],
+                       "delta_psnr": [0.5, np.inf, 1.5], "ssim": [0.9, np.nan, 0.8]})
+    row = _with_ci(df, ["method"], ["psnr", "delta_psnr", "ssim"]).iloc[0]
+    assert row["psnr"] == 31.0 and row["delta_psnr"] == 1.0 and np.isclose(row["ssim"], 0.85)
+    assert row["n_skipped"] == 3 and np.isfinite(row["delta_psnr_ci_hi"])
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory):
+    """The workflow on good photos next to every kind of entry that used to stop the batch."""
+    wd = tmp_path_factory.mktemp("batch")
+    images = wd / "images"
+    _in(images, "cat.png")
+    _in(images, "cup.jpg", _jpeg_photo)
+    _in(images, "scan_00000000000000000000.jpg", _jpeg_photo)  # periodic wildcard
+    _in(images, "x.png")
+    _in(images, "x_overlay.jpg", _jpeg_photo)  # the name of x.png's overlay
+    _in(images, "n" * 245 + ".png")  # a legal 249-character name
+    _in(images, "tiny.png", _tiny(1))  # lossless 1x1: PSNR inf
+    _in(images, "old.jfif", _jpeg_photo)
+    _in(images, "wide.jpg", _photo_with_metadata)  # an ICC profile and EXIF
+    _in(images, "nested/inside.png")
+    (images / "folder.jpg").mkdir()
+    (images / "loop.jpg").symlink_to(images / "loop.jpg")
+    config = {"images": "images", "map_sources": ["center"], "jpegli": False,
+              "compress": {"enabled": False, "base_quality": [50]}}
+    (wd / "config.yaml").write_text(yaml.safe_dump(config))
+    r = snakemake(wd, check=False)
+    return wd, r
+
+
+@pytest.mark.slow
+def test_batch_finishes_every_good_photo(batch_run):
+    wd, r = batch_run
+    assert r.returncode == 0, r.stderr[-5000:]
+    inputs = pd.read_csv(wd / "results/inputs.csv", keep_default_na=False)
+    entries = sorted(p.name for p in (wd / "images").iterdir())
+    assert sorted(Path(p).name for p in inputs["path"]) == entries  # every entry explained
+    status = dict(zip((Path(p).name for p in inputs["path"]), inputs["status"]))
+    assert {k for k, v in status.items() if v == "skipped"} == {"nested", "folder.jpg", "loop.jpg"}
+    used = inputs[inputs["status"] == "used"]
+    assert len(used) == 9
+    metrics = pd.read_csv(wd / "results/metrics.csv")
+    assert set(metrics["image"]) == set(used["id"])
+    assert len(metrics) == 9 * 2  # every good photo x (jpeg, semantic center)
+    for row in metrics.itertuples():
+        assert row.bytes == (wd / row.output).stat().st_size
+    icc = _adobe_like_icc()
+    for row in metrics[metrics["image"] == "wide"].itertuples():
+        with Image.open(wd / row.output) as im:  # the colours kept, the EXIF not
+            assert im.info.get("icc_profile") == icc and 0x010F not in im.getexif()
+        assert row.metadata_bytes > len(icc)
+    standard = metrics[(metrics["method"] == "jpeg") & (metrics["image"] != "tiny")]  # tiny: PSNR inf
+    assert standard["delta_psnr"].abs().max() < 0.02  # the reference curve counts the profile too
+    summary = pd.read_csv(wd / "results/summary.csv")
+    means = summary[[c for c in summary.columns if c in ("psnr", "delta_psnr", "psnr_rgb")]]
+    assert np.isfinite(means.to_numpy(dtype=float)).all(), summary
+    assert (summary["n_skipped"] > 0).any()  # the 1x1 image's values, counted
+    assert len(pd.read_csv(wd / "results/eval/rd.csv")) == len(metrics)
+    eq = pd.read_csv(wd / "results/eval/equal_bytes.csv")
+    assert np.isfinite(eq["delta_psnr"].to_numpy(dtype=float)).all()

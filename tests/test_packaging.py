@@ -4,7 +4,7 @@ import tomllib
 
 import yaml
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from msroi.pipeline.inputs import image_ids
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 PY_FILES = sorted(p for d in ("msroi", "workflow") for p in (REPO / d).rglob("*.py"))
 SMK_FILES = sorted([REPO / "Snakefile", *(REPO / "workflow").rglob("*.smk")])

@@ -20,7 +20,7 @@ import os
 import tempfile
 
 import numpy as np
-from scipy.fft import dctn, idctn
+from scipy.fft import dctn
 
 #: Annex K luminance and chrominance tables (natural order).
 STD_LUMA = np.array([
@@ -108,19 +108,9 @@ def to_blocks(plane: np.ndarray) -> np.ndarray:
     return plane.reshape(h // 8, 8, w // 8, 8).swapaxes(1, 2)
 
 
-def from_blocks(blocks: np.ndarray) -> np.ndarray:
-    bh, bw = blocks.shape[:2]
-    return blocks.swapaxes(1, 2).reshape(bh * 8, bw * 8)
-
-
 def fdct(plane: np.ndarray) -> np.ndarray:
     """Orthonormal 8x8 DCT of the level-shifted plane: (H/8, W/8, 8, 8) float64."""
     return dctn(to_blocks(plane - 128.0), type=2, norm="ortho", axes=(-2, -1))
-
-
-def idct(coefs: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`fdct` (no clipping)."""
-    return from_blocks(idctn(coefs, type=2, norm="ortho", axes=(-2, -1))) + 128.0
 
 
 def image_coefficients(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

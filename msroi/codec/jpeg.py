@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from msroi import settings
+
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
 
@@ -20,7 +22,7 @@ class EncoderOptions:
     """Options of the JPEG writer: chroma subsampling, Huffman optimisation, progressive scans."""
 
     subsampling: str = "4:2:0"
-    optimize: bool = False
+    optimize: bool = settings.OPTIMIZE
     progressive: bool = False
 
     def __post_init__(self):
@@ -61,3 +63,22 @@ def decode(data: bytes) -> np.ndarray:
     """Decode JPEG bytes to an ``(H, W, 3)`` uint8 RGB array."""
     with Image.open(io.BytesIO(data)) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def encode_standard(rgb: np.ndarray, quality: int, encoder: str = "jpeg", options: EncoderOptions = EncoderOptions(),
+                    metadata=None):
+    """The standard-JPEG driver: ``rgb`` at ``quality`` with ``encoder`` ("jpeg":
+    libjpeg-turbo with ``options``; "jpegli": pyjpegli's own defaults), ``metadata`` carried
+    into the file. Returns ``(jpeg_bytes, Record)``."""
+    from msroi.codec.record import attach_metadata, make_record
+
+    if encoder == "jpeg":
+        data, optimize = encode(rgb, quality, options), options.optimize
+    elif encoder == "jpegli":
+        data, optimize = encode_jpegli(rgb, quality), None
+    else:
+        raise ValueError(f"unknown standard encoder {encoder!r}")
+    record = make_record(data, method=encoder, base_quality=quality, final_quality=quality, width=rgb.shape[1],
+                         height=rgb.shape[0], optimize=optimize)
+    data, _, record = attach_metadata(data, None, record, metadata)
+    return data, record

@@ -1,4 +1,4 @@
-"""The original MSROI compression (Prakash et al., DCC 2017, design §2.3), vectorised.
+"""The original MSROI compression of Prakash et al. (DCC 2017), vectorised.
 
 1. Encode the image with standard JPEG at Q = 10, 20, ..., 100 and decode each (the ladder).
 2. Per pixel, a level from the map picks which decode the pixel is copied from (the mosaic);
@@ -14,6 +14,7 @@ import numpy as np
 from msroi.codec import jpeg
 from msroi.codec.jpeg import EncoderOptions
 from msroi.codec.rate import budget_bytes, fit_budget
+from msroi.codec.record import Record, attach_metadata, make_record
 
 LADDER_QUALITIES = tuple(range(10, 101, 10))  # index i -> Q = 10 * (i + 1)
 SELECTION_MODELS = (1, 2, 3, 4, 5, 6)
@@ -34,7 +35,7 @@ def _level_from_quality(q: np.ndarray) -> np.ndarray:
 
 
 def selection_levels(saliency: np.ndarray, model: int = 3) -> np.ndarray:
-    """Ladder index (1..9, i.e. Q20..Q100) per pixel for selection model 1..6 of design §2.3.
+    """Ladder index (1..9, i.e. Q20..Q100) per pixel for selection model 1..6 of the original method.
 
     Takes a 2-D float map (any range; only its order and, for models 1-2, its mean/max
     matter); returns an int array of the same shape.
@@ -96,13 +97,15 @@ def compress_original(
     threshold_pct: float = 1.0,
     options: EncoderOptions = EncoderOptions(),
     ladder: np.ndarray | None = None,
-) -> tuple[bytes, bytes, dict]:
+    metadata=None,
+) -> tuple[bytes, bytes, Record]:
     """Compress ``rgb`` guided by ``saliency`` (a 2-D map, resized to the image if needed).
 
     Returns ``(output_jpeg, baseline_jpeg, record)``: the output is one standard JPEG; the
-    baseline is standard JPEG at ``base_quality``; the record holds bytes, final Q, base bytes,
-    budget, whether the budget was met, and the settings. A precomputed ``ladder`` may be
-    passed to share it between settings.
+    baseline is standard JPEG at ``base_quality``; the :class:`Record` holds bytes, final Q,
+    base bytes, budget, whether the budget was met, and the settings. A precomputed
+    ``ladder`` may be passed to share it between settings; ``metadata``
+    (:class:`msroi.files.ImageMetadata`) is carried into both files.
     """
     from msroi.files import resize_map
 
@@ -118,18 +121,7 @@ def compress_original(
     baseline = jpeg.encode(rgb, base_quality, options)
     budget = budget_bytes(len(baseline), threshold_pct)
     final_q, data, fits = fit_budget(mixed, budget, options)
-    record = {
-        "method": "original",
-        "selection": selection,
-        "base_quality": base_quality,
-        "threshold_pct": threshold_pct,
-        "bytes": len(data),
-        "final_quality": final_q,
-        "base_bytes": len(baseline),
-        "budget_bytes": budget,
-        "fits_budget": fits,
-        "width": w,
-        "height": h,
-        **options.as_dict(),
-    }
-    return data, baseline, record
+    record = make_record(data, method="original", selection=selection, base_quality=base_quality,
+                         threshold_pct=threshold_pct, final_quality=final_q, base_bytes=len(baseline),
+                         budget_bytes=budget, fits_budget=bool(fits), width=w, height=h, optimize=options.optimize)
+    return attach_metadata(data, baseline, record, metadata)

@@ -31,9 +31,11 @@ import time
 
 import numpy as np
 
-from msroi.codec import dct
+from msroi import settings
+from msroi.codec import dct, jpeg, rate
 from msroi.codec.rate import fit_budget
 from msroi.codec.jpeg import EncoderOptions
+from msroi.codec.record import attach_metadata, make_record
 from msroi.errors import MsroiError
 
 # PSNR-HVS(-M)'s contrast sensitivity weights (natural order, Ponomarenko et al.);
@@ -65,8 +67,44 @@ EXTRA_OFFSETS = {"robidoux": (27, 35)}
 MOZJPEG_MASKING = 2.0 ** 16.5 / 64.0
 
 #: Defaults of :func:`encode_semantic` (chosen in docs/research.md).
-DEFAULTS = dict(ratio=6.0, smooth=64.0, calibrate="rank", perceptual=True, tables="robidoux",
+DEFAULTS = dict(ratio=settings.RATIO, smooth=settings.SMOOTH, calibrate="rank", perceptual=True, tables="robidoux",
                 progressive=False, dc_trellis=True)
+
+#: The writer options the semantic method can honour (it writes baseline 4:2:0 files with
+#: optimised Huffman tables); anything else is refused by :func:`check_options`.
+SUPPORTED_OPTIONS = {"subsampling": ("4:2:0",), "progressive": (False,), "optimize": (True,)}
+
+
+def check_options(options: EncoderOptions) -> None:
+    """Raise :class:`MsroiError` when ``options`` ask for a file the semantic method cannot write."""
+    for name, allowed in SUPPORTED_OPTIONS.items():
+        value = getattr(options, name)
+        if value not in allowed:
+            can = ", ".join(f"{k} {'/'.join(map(str, v))}" for k, v in SUPPORTED_OPTIONS.items())
+            raise MsroiError(f"the semantic method cannot write {name} {value} (it writes {can}); "
+                             f"change the option or use another method")
+
+
+def compress_semantic(rgb: np.ndarray, saliency: np.ndarray, base_quality: int = settings.BASE_QUALITY,
+                      threshold_pct: float = 0.0, ratio: float = settings.RATIO, smooth: float = settings.SMOOTH,
+                      options: EncoderOptions = EncoderOptions(optimize=True), metadata=None):
+    """The semantic method's driver: the budget from standard JPEG (``options``) at
+    ``base_quality`` plus ``threshold_pct``, then :func:`encode_semantic` at that budget.
+
+    Takes the image, its map in [0, 1] at the image's size and the settings; ``metadata``
+    is carried into both files. Returns ``(output_jpeg, baseline_jpeg, Record)``; raises
+    :class:`MsroiError` for options the method cannot honour (:data:`SUPPORTED_OPTIONS`).
+    """
+    check_options(options)
+    baseline = jpeg.encode(rgb, base_quality, options)
+    budget = rate.budget_bytes(len(baseline), threshold_pct)
+    data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth)
+    record = make_record(data, method="semantic", base_quality=base_quality, threshold_pct=threshold_pct,
+                         final_quality=info["table_quality"], base_bytes=len(baseline), budget_bytes=budget,
+                         fits_budget=bool(info["fits"]), width=rgb.shape[1], height=rgb.shape[0],
+                         optimize=True, ratio=float(ratio), smooth=float(smooth))
+    data, baseline, record = attach_metadata(data, baseline, record, metadata)
+    return data, baseline, record
 
 
 def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: float,
@@ -152,7 +190,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     Parameters
     ----------
     rgb : (H, W, 3) uint8
-    saliency : (H, W) float in [0, 1] (values outside are clipped; NaN refused).
+    saliency : (H, W) float in [0, 1] (values outside are refused, as are NaN).
     budget_bytes : int, the size the file must not exceed.
     ratio : weight of the most salient block relative to the least (6). 1 = no semantics
         (a rate-distortion optimised encode of the whole image).
@@ -197,7 +235,9 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError(f"saliency map is {smap.shape}, image is {(height, width)}")
     if not np.all(np.isfinite(smap)):
         raise MsroiError("saliency map has NaN or infinite values")
-    smap = np.clip(smap, 0.0, 1.0)
+    if smap.size and (smap.min() < -1e-9 or smap.max() > 1 + 1e-9):
+        raise MsroiError(f"saliency map values must lie in [0, 1], found {smap.min():g}..{smap.max():g}")
+    smap = np.clip(smap, 0.0, 1.0)  # bilinear resizing may step out by rounding
     budget = int(budget_bytes)
     if budget <= 0:
         raise MsroiError(f"budget must be a positive number of bytes, got {budget_bytes}")

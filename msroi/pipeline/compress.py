@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from msroi import files
-from msroi.codec import jpeg, original, rate
+from msroi import files, settings
+from msroi.codec import jpeg, original
 from msroi.codec.jpeg import EncoderOptions
 from msroi.files import write_csv
 
@@ -33,50 +33,51 @@ def compress_settings(
     """
     if len(settings) != len(out_paths):
         raise ValueError("one output path per setting is needed")
-    rgb = files.read_image(image_path, max_pixels)
+    rgb, meta = read_for_output(image_path, max_pixels)
     sal = files.read_map(map_path, rgb.shape[:2])
     ladder = original.quality_ladder(rgb, options, np.unique(original.selection_levels(sal, selection)))
     records = []
     for (bq, t), out in zip(settings, out_paths):
-        data, _, rec = original.compress_original(rgb, sal, selection, bq, t, options, ladder=ladder)
-        if not rec["fits_budget"]:
-            print(f"msroi: {image_path}: no quality fits the budget of {rec['budget_bytes']} bytes "
-                  f"(base Q{bq}, +{t}%); wrote Q1 at {rec['bytes']} bytes, flagged fits_budget=False", file=sys.stderr)
+        data, _, rec = original.compress_original(rgb, sal, selection, bq, t, options, ladder=ladder, metadata=meta)
+        if not rec.fits_budget:
+            print(f"msroi: {image_path}: no quality fits the budget of {rec.budget_bytes} bytes "
+                  f"(base Q{bq}, +{t}%); wrote Q1 at {rec.bytes} bytes, flagged fits_budget=False", file=sys.stderr)
         files.write_bytes(out, data)
-        records.append({"image": image_id, "map_source": source, **rec, "output": str(out)})
+        records.append({"image": image_id, "map_source": source, **rec.as_dict(), "output": str(out)})
     return _write_records(records_csv, records)
-
 
 
 def compress_semantic_settings(image_path, map_path, qualities: list[int], out_paths: list, records_csv,
                                image_id: str, source: str, options: EncoderOptions = EncoderOptions(optimize=True),
-                               threshold_pct: float = 0.0, ratio: float = 6.0, smooth: float = 64.0,
+                               threshold_pct: float = 0.0, ratio: float = settings.RATIO,
+                               smooth: float = settings.SMOOTH,
                                max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
-    """Run the semantic method (:func:`msroi.codec.semantic.encode_semantic`) for one image and map at
-    the budget of each base quality (standard JPEG with ``options`` at that quality, plus
-    ``threshold_pct``). Writes the JPEGs and their records; returns the records."""
-    from msroi.codec.semantic import encode_semantic
+    """Run the semantic method (:func:`msroi.codec.semantic.compress_semantic`) for one image
+    and map at the budget of each base quality. Writes the JPEGs and their records; returns
+    the records."""
+    from msroi.codec.semantic import check_options, compress_semantic
 
-    rgb = files.read_image(image_path, max_pixels)
+    check_options(options)
+    rgb, meta = read_for_output(image_path, max_pixels)
     sal = files.read_map(map_path, rgb.shape[:2])
     records = []
     for bq, out in zip(qualities, out_paths):
-        base = len(jpeg.encode(rgb, bq, options))
-        budget = rate.budget_bytes(base, threshold_pct)
-        data, info = encode_semantic(rgb, sal, budget, ratio=ratio, smooth=smooth)
-        print(f"msroi: {image_id} base Q{bq}: {len(data)} of {budget} bytes, table Q{info['table_quality']}, "
-              f"{info['seconds']:.2f} s", file=sys.stderr)  # timings go to the job log, not the tables
-        if not info["fits"]:
-            print(f"msroi: {image_path}: no setting fits the budget of {budget} bytes (base Q{bq}); "
-                  f"wrote {len(data)} bytes, flagged fits_budget=False", file=sys.stderr)
+        data, _, rec = compress_semantic(rgb, sal, bq, threshold_pct, ratio, smooth, options, metadata=meta)
+        print(f"msroi: {image_id} base Q{bq}: {rec.bytes} of {rec.budget_bytes} bytes, table Q{rec.final_quality}",
+              file=sys.stderr)
+        if not rec.fits_budget:
+            print(f"msroi: {image_path}: no setting fits the budget of {rec.budget_bytes} bytes (base Q{bq}); "
+                  f"wrote {rec.bytes} bytes, flagged fits_budget=False", file=sys.stderr)
         files.write_bytes(out, data)
-        records.append({"image": image_id, "map_source": source, "method": "semantic", "selection": 0,
-                        "base_quality": bq, "threshold_pct": threshold_pct, "bytes": len(data),
-                        "final_quality": info["table_quality"], "base_bytes": base, "budget_bytes": budget,
-                        "fits_budget": bool(info["fits"]), "width": rgb.shape[1], "height": rgb.shape[0],
-                        "subsampling": "4:2:0", "optimize": True, "progressive": False, "output": str(out)})
+        records.append({"image": image_id, "map_source": source, **rec.as_dict(), "output": str(out)})
     return _write_records(records_csv, records)
 
+
+def read_for_output(image_path, max_pixels: int = files.DEFAULT_MAX_PIXELS):
+    """The image and the metadata the workflow's JPEGs carry: its ICC profile only (the
+    colours need it; EXIF is left out of measured files). Returns ``(rgb, ImageMetadata)``."""
+    rgb, meta = files.read_image(image_path, max_pixels, with_metadata=True)
+    return rgb, meta.stripped()
 
 
 def _write_records(records_csv, records: list[dict]) -> pd.DataFrame:
@@ -85,21 +86,16 @@ def _write_records(records_csv, records: list[dict]) -> pd.DataFrame:
     return df
 
 
-
 def write_standard(image_path, qualities: list[int], out_paths: list, records_csv, image_id: str,
                    encoder_name: str = "jpeg", options: EncoderOptions = EncoderOptions(),
                    max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
-    """Encode the image with a standard encoder at each quality: ``jpeg`` (libjpeg-turbo via
-    Pillow with ``options``: the comparison baselines) or ``jpegli`` (pyjpegli, 4:2:0, its own
-    defaults). Writes the JPEGs and their records; returns the records."""
-    rgb = files.read_image(image_path, max_pixels)
+    """Encode the image with a standard encoder at each quality (:func:`msroi.codec.jpeg.encode_standard`:
+    ``jpeg`` with ``options``, the comparison baselines, or ``jpegli``). Writes the JPEGs and
+    their records; returns the records."""
+    rgb, meta = read_for_output(image_path, max_pixels)
     records = []
     for q, out in zip(qualities, out_paths):
-        data = jpeg.encode(rgb, q, options) if encoder_name == "jpeg" else jpeg.encode_jpegli(rgb, q)
+        data, rec = jpeg.encode_standard(rgb, q, encoder_name, options, metadata=meta)
         files.write_bytes(out, data)
-        records.append({"image": image_id, "map_source": "none", "method": encoder_name, "selection": 0,
-                        "base_quality": q, "threshold_pct": 0.0, "bytes": len(data), "final_quality": q,
-                        "fits_budget": True, "width": rgb.shape[1], "height": rgb.shape[0],
-                        **(options.as_dict() if encoder_name == "jpeg" else {"subsampling": "4:2:0"}),
-                        "output": str(out)})
+        records.append({"image": image_id, "map_source": "none", **rec.as_dict(), "output": str(out)})
     return _write_records(records_csv, records)

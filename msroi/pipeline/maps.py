@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from msroi import files
+from msroi import files, settings
 from msroi.saliency import priors
 
 
-def make_prior_map(image_path, source: str, out_path, max_pixels: int = files.DEFAULT_MAX_PIXELS, sigma: float = 0.25) -> Path:
+def make_prior_map(image_path, source: str, out_path, max_pixels: int = files.DEFAULT_MAX_PIXELS, sigma: float = settings.CENTER_SIGMA) -> Path:
     """Write the ``source`` prior map ('uniform'/'center') at the image's size as a 16-bit PNG."""
     rgb = files.read_image(image_path, max_pixels)
     m = priors.prior_map(source, rgb.shape[:2], sigma)

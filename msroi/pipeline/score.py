@@ -62,12 +62,16 @@ def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
 def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(), roi_path="",
                 qualities=range(1, 101), max_pixels: int = files.DEFAULT_MAX_PIXELS) -> pd.DataFrame:
     """Standard JPEG of one image at every quality in ``qualities``, scored with every metric
-    (and ROI metrics when a ROI is configured): the curve outputs are compared with at equal bytes."""
+    (and ROI metrics when a ROI is configured): the curve outputs are compared with at equal bytes.
+    Byte counts include the metadata every output of the image carries (its ICC profile), so
+    that outputs and the curve are compared as the files they are."""
+    from msroi.pipeline.compress import read_for_output
     from msroi.quality.rd import standard_sweep
 
-    rgb = files.read_image(image_path, max_pixels)
+    rgb, meta = read_for_output(image_path, max_pixels)
     roi = load_image_roi(roi_path, image_id, rgb.shape[:2])
     df = standard_sweep(rgb, options, qualities, roi=roi)
+    df["bytes"] += len(files.metadata_segments(meta))
     df.insert(0, "image", image_id)
     write_csv(out_csv, df)
     return df
@@ -80,7 +84,8 @@ SETTING_COLUMNS = ["method", "map_source", "selection", "base_quality", "thresho
 
 
 #: Columns of a row that are neither settings nor measurements.
-_NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimize", "progressive", "subsampling"}
+_NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimize", "progressive", "subsampling",
+                   "ratio", "smooth", "metadata_bytes"}
 
 
 
@@ -139,12 +144,24 @@ def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """Per group of ``by``: the number of images, and mean (with 95% interval for deltas and
+    BD-rates) of each column over its finite values; ``n_skipped`` counts the non-finite
+    values left out (NaN: metric not computable; inf: identical images), each reported on
+    stderr by column."""
+    import sys
+
     from msroi.quality.rd import mean_ci
 
     rows = []
     for key, g in df.groupby(by, dropna=False):
         row = dict(zip(by, key if isinstance(key, tuple) else (key,)))
         row["n_images"] = g["image"].nunique()
+        skipped = {c: int((~np.isfinite(g[c].to_numpy(dtype=float))).sum()) for c in columns}
+        row["n_skipped"] = sum(skipped.values())
+        if row["n_skipped"]:
+            counts = ", ".join(f"{c} {n}" for c, n in skipped.items() if n)
+            print(f"msroi: {dict(zip(by, row.values()))}: non-finite values left out of the means: {counts}",
+                  file=sys.stderr)
         for c in columns:
             mean, lo, hi = mean_ci(g[c])
             row[c] = mean

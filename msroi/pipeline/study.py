@@ -69,7 +69,8 @@ def plot_rd(metrics: pd.DataFrame, out_png, settings=None, prefix: str = "") -> 
     plt, fig, axes = _figure(len(names))
     for ax, m in zip(axes, names):
         for setting, g in df.groupby("setting", sort=True):
-            curve = g.groupby("base_quality")[["bpp", prefix + m]].mean().sort_values("bpp")
+            finite = g[["base_quality", "bpp", prefix + m]].replace([np.inf, -np.inf], np.nan)
+            curve = finite.groupby("base_quality")[["bpp", prefix + m]].mean().sort_values("bpp")
             style = "k-" if setting == "jpeg" else "-"
             ax.plot(curve["bpp"], curve[prefix + m], style, marker=".", label=setting, linewidth=1)
         ax.set_xlabel("bits per pixel (mean over images)")
@@ -128,9 +129,13 @@ def roi_crops(image_path, output_jpeg, box, out_png, label: str = "ours", option
     bytes (the highest quality whose file is not larger), and the output, cropped to ``box``
     (x0, y0, x1, y1)."""
 
-    rgb = files.read_image(image_path)
+    from msroi.pipeline.compress import read_for_output
+
+    rgb, meta = read_for_output(image_path)
     data = Path(output_jpeg).read_bytes()
-    q, std, _ = rate.fit_budget(rgb, len(data), options or jpeg.EncoderOptions(optimize=True))
+    q, std, _ = rate.fit_budget(rgb, len(data) - len(files.metadata_segments(meta)),
+                                options or jpeg.EncoderOptions(optimize=True))
+    std = files.add_metadata(std, meta)
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     crops = [(rgb, "original"), (jpeg.decode(std), f"standard JPEG Q{q}, {len(std)} B"),
              (jpeg.decode(data), f"{label}, {len(data)} B")]

@@ -141,11 +141,12 @@ def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t confidence interval: returns ``(mean, lo, hi)``.
 
     ``mean +- t_{(1+confidence)/2, n-1} * s / sqrt(n)`` with ``s`` the sample standard
-    deviation (ddof=1). NaN values are dropped. With one value the interval is
-    ``(nan, nan)``; with none, everything is NaN.
+    deviation (ddof=1). Non-finite values (NaN: not computable; inf: PSNR of identical
+    images) are dropped. With one value the interval is ``(nan, nan)``; with none,
+    everything is NaN.
     """
     v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[~np.isnan(v)]
+    v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan"), float("nan"), float("nan")
     m = float(v.mean())

@@ -86,8 +86,13 @@ def read_boxes(path) -> dict[str, list[tuple[float, float, float, float]]]:
                     out.setdefault(row["image"].strip(), []).append(box)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(path, f"cannot parse boxes ({e})") from None
+    except RecursionError:
+        raise InputError(path, "cannot parse boxes (nested too deeply)") from None
     except (TypeError, ValueError) as e:
         raise InputError(path, f"bad box ({e})") from None
+    for name, boxes in out.items():
+        if not all(np.isfinite(v) for b in boxes for v in b):
+            raise InputError(path, f"image {name!r}: box coordinates must be finite numbers")
     return out
 
 
@@ -106,14 +111,10 @@ def boxes_for(boxes: dict, image: str) -> list:
 
 def _read_pixels(path: Path, what: str) -> np.ndarray:
     """The pixel array of an image file; an unreadable file is an InputError naming it."""
-    from PIL import Image
+    from msroi.files import open_checked
 
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return np.asarray(im)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InputError(path, f"cannot read {what} ({e})") from None
+    with open_checked(path, what=what) as im:
+        return np.asarray(im)
 
 
 def roi_from_mask(mask, shape) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Class activation maps and the MSROI combination of design §2.2, in NumPy (no TensorFlow).
+"""Class activation maps and the MSROI combination of Prakash et al. (DCC 2017), in NumPy (no TensorFlow).
 
 References: Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR 2016
 (CAM = last conv features dotted with the GAP classifier's weights for a class);
@@ -49,3 +49,20 @@ def combine_ranked(cams: np.ndarray, last_weight: float = 1.2) -> np.ndarray:
     for m in cams[-2::-1]:
         roi = (roi + minmax(m)) / 2.0
     return minmax(roi)
+
+
+def combine_weighted(cams: np.ndarray, weights) -> np.ndarray:
+    """Probability-weighted sum of rectified CAMs: ``sum_i w_i * max(cam_i, 0)``, not normalised.
+
+    The ReLU keeps only evidence *for* a class (as Grad-CAM does; for a GAP classifier
+    Grad-CAM's channel weights are the CAM's up to a constant, so this is Grad-CAM of the
+    weighted classes); weighting by softmax scores lets a confident top class dominate and
+    several plausible classes share. When no CAM is positive anywhere, the plain weighted
+    sum is returned instead (so the map still ranks pixels). ``cams`` is ``(k, h, w)``.
+    """
+    cams = np.asarray(cams, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    out = np.tensordot(w, np.maximum(cams, 0.0), axes=1)
+    if not out.max() > 0.0:
+        out = np.tensordot(w, cams, axes=1)
+    return out

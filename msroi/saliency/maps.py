@@ -1,11 +1,17 @@
 """MSROI maps for photos: load a classifier, map one image, or map a batch of files.
 
 A map is made on the whole image at its own aspect ratio (never a centre crop): the image
-is resized so its short side is ``short_side`` pixels (both sides rounded to multiples of
-32, the network's total stride, so the feature grid tiles the image exactly), run through
-the fully convolutional network, and the top-k classes' CAMs from the last conv features
-and the ``gap_w`` kernel are combined by rank (:mod:`msroi.saliency.cam`) and upsampled bilinearly
-to the image size.
+is resized to a given short side (both sides rounded to multiples of 32, the network's total
+stride, so the feature grid tiles the image exactly) and run through the fully convolutional
+network; the top-k classes' CAMs from the last conv features and the ``gap_w`` kernel
+(:mod:`msroi.saliency.cam`) are upsampled bilinearly to the image size and combined:
+
+- ``method="msroi"`` (default): rectified CAMs weighted by the classes' softmax
+  scores, at two scales (short sides 224 and 320 for the default 448), sharpened by a power
+  (``gamma``), pulled gently to the centre (centre prior to the power ``centre``), and faces
+  found by MTCNN added as Gaussian blobs on top (:mod:`msroi.saliency.faces`); every weight
+  chosen on the development set ``research/mapdev`` (docs/research.md, "Maps");
+- ``method="paper"``: the rank combination of Prakash et al. (DCC 2017) at one scale.
 
 Classes are ranked and scored on the whole image resized to the model's training size
 (``input_size`` in its metadata, e.g. 224 x 224, no crop): the view the classifier was
@@ -26,9 +32,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from msroi.saliency import cam
+from msroi import settings
 from msroi.errors import InputError, MsroiError
 from msroi.files import atomic_path, read_image, resize_map, save_png, write_text
+from msroi.saliency import cam
+from msroi.saliency.priors import center_map
 
 STRIDE = 32
 #: Overlay mix: 40% photo + 60% jet colormap.
@@ -136,34 +144,117 @@ def _resized(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.asarray(im, dtype=np.float32) / np.float32(255.0)
 
 
-def msroi_map(model, rgb, short_side: int = 448, top_k: int = 5, last_weight: float = 1.2, metadata=None):
+#: Map methods: "msroi" (default: the sharpened, multi-scale map of :func:`msroi_map`) and
+#: "paper" (the top-k CAMs combined by rank as in the paper, at one scale, nothing more).
+METHODS = ("msroi", "paper")
+#: Defaults of the "msroi" method, each chosen on the development set ``research/mapdev``
+#: (never on the eight samples; figures in docs/research.md, section "Maps"):
+#: exponent applied to the [0, 1] CNN map, so its mass concentrates on the object;
+GAMMA = 2.0
+#: exponent of the Gaussian centre prior (sigma 0.25 of each side) multiplied in: 0.5 is a
+#: centre prior of sigma 0.35, a gentle pull towards the middle, never a zero.
+CENTRE = 0.5
+
+
+def _scales(short_side: int) -> tuple[int, ...]:
+    """Network short sides of the "msroi" method: 1/2 and 5/7 of ``short_side`` (224 and 320 at 448).
+
+    Each rounded to a multiple of the stride (at least one stride). Chosen on the development
+    set: at the default 448, CAMs at 224 + 320 gave a mean lift of 3.86 (pointing game 8/10),
+    224 + 448 3.78 (7/10), 320 + 448 3.41 (7/10), and 224 + 320 is the cheapest.
+    """
+    out = []
+    for num, den in ((1, 2), (5, 7)):
+        s = max(STRIDE, round(short_side * num / den / STRIDE) * STRIDE)
+        if s not in out:
+            out.append(s)
+    return tuple(out)
+
+
+def msroi_map(
+    model,
+    rgb,
+    short_side: int = settings.SHORT_SIDE,
+    top_k: int = settings.TOP_K,
+    last_weight: float = settings.LAST_WEIGHT,
+    metadata=None,
+    *,
+    method: str = "msroi",
+    gamma: float = GAMMA,
+    centre: float = CENTRE,
+    faces: bool = True,
+    return_info: bool = False,
+):
     """The MSROI map of one RGB image.
 
     Takes a contract model (or the ``(model, metadata)`` pair from :func:`load_classifier`),
     an (H, W, 3) uint8 array, the network input's short side, the number of ranked classes
-    and the weight of the last-ranked CAM; returns ``(map, top)``: ``map`` float32 (H, W) in
-    [0, 1], ``top`` a best-first list of ``(class index, name, softmax score)``. Without
-    metadata, classes are named ``class N``, no logit bias is added and classes are ranked
-    on the map pass itself.
+    and the weight of the last-ranked CAM (``method="paper"`` only); returns ``(map, top)``:
+    ``map`` float32 (H, W) in [0, 1], ``top`` a best-first list of ``(class index, name,
+    softmax score)``. Without metadata, classes are named ``class N``, no logit bias is added
+    and classes are ranked on the map pass itself.
+
+    ``method="msroi"`` (default): the top-k classes' rectified CAMs weighted by their softmax
+    scores (:func:`cam.combine_weighted`), at short sides 1/2 and 5/7 of ``short_side``
+    (224 and 320 at the default 448; each scale min-max normalised, then averaged), raised to ``gamma``, multiplied by the
+    centre prior to the power ``centre`` (0 = none), and, with ``faces``, the maximum of that
+    (scaled to 0.8) and a Gaussian blob per detected face, peak = confidence
+    (:mod:`msroi.saliency.faces`).
+    ``method="paper"``: the paper's rank combination at ``short_side`` alone.
+    With ``return_info`` returns ``(map, top, info)``, ``info`` a dict: ``method``,
+    ``top1_score`` and ``topk_score`` (summed softmax of the top k: how sure the classifier
+    is), ``faces`` (a list of ``[x0, y0, x1, y1, confidence]``), ``confidence`` (a strong
+    map is near 1: the larger of the top-1 score and the best face's confidence).
     """
     if isinstance(model, tuple):
         model, metadata = model
+    if method not in METHODS:
+        raise MsroiError(f"unknown map method {method!r}; known: {', '.join(METHODS)}")
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise MsroiError(f"msroi_map needs an (H, W, 3) uint8 image, got {rgb.dtype} {rgb.shape}")
     run = _runner(model, metadata)
     h, w = rgb.shape[:2]
-    features, logits = run(_resized(rgb, *_network_size(h, w, short_side)))
+    scales = (short_side,) if method == "paper" else _scales(short_side)
+    feats = {}
+    for s in scales:
+        feats[s], logits = run(_resized(rgb, *_network_size(h, w, s)))
     if run.input_size:
         _, logits = run(_resized(rgb, int(run.input_size), int(run.input_size)))
     z = logits + run.bias
     p = np.exp(z - z.max())
     p /= p.sum()
     ranked = cam.top_k_classes(z, min(top_k, z.size))
-    roi = cam.combine_ranked(cam.class_activation_maps(features, run.kernel, ranked), last_weight)
-    m = cam.minmax(resize_map(roi, (h, w))).astype(np.float32)
+    found = []
+    if method == "paper":
+        roi = cam.combine_ranked(cam.class_activation_maps(feats[short_side], run.kernel, ranked), last_weight)
+        m = cam.minmax(resize_map(roi, (h, w)))
+    else:
+        m = np.zeros((h, w))
+        for s in scales:
+            roi = cam.combine_weighted(cam.class_activation_maps(feats[s], run.kernel, ranked), p[ranked])
+            m += cam.minmax(resize_map(roi, (h, w)))
+        m = cam.minmax(m) ** gamma
+        if centre:
+            m = cam.minmax(m * center_map((h, w)) ** centre)
+        if faces:
+            from msroi.saliency import faces as _faces
+
+            found = _faces.detect_faces(rgb)
+            if found:
+                m = cam.minmax(np.maximum(_faces.OBJECTS_UNDER_FACES * m, _faces.face_map((h, w), found)))
     top = [(int(c), str(run.classes[c]), float(p[c])) for c in ranked]
-    return m, top
+    m = m.astype(np.float32)
+    if not return_info:
+        return m, top
+    info = {
+        "method": method,
+        "top1_score": top[0][2] if top else 0.0,
+        "topk_score": float(sum(s for _, _, s in top)),
+        "faces": [[round(v, 1) for v in f[:4]] + [round(f[4], 4)] for f in found],
+        "confidence": max([top[0][2] if top else 0.0] + [f[4] for f in found]),
+    }
+    return m, top, info
 
 
 def save_map(path, m) -> None:
@@ -198,7 +289,9 @@ def overlay(rgb, m) -> np.ndarray:
     return np.clip(np.rint(mix), 0, 255).astype(np.uint8)
 
 
-def _outputs(paths, out_dir, map_paths, overlay_paths, json_paths):
+def output_paths(paths, out_dir=None, map_paths=None, overlay_paths=None, json_paths=None):
+    """The ``(map, overlay, json)`` paths :func:`map_images` writes for each image (overlay or
+    json None when not written). Raises :class:`MsroiError` when two images would write one file."""
     n = len(paths)
     for name, given in (("map_paths", map_paths), ("overlay_paths", overlay_paths), ("json_paths", json_paths)):
         if given is not None and len(given) != n:
@@ -216,7 +309,8 @@ def _outputs(paths, out_dir, map_paths, overlay_paths, json_paths):
     for p, row in zip(paths, rows):
         for out in filter(None, row):
             if out in seen:
-                raise MsroiError(f"{p} and {seen[out]} would both write {out} (same file stem)")
+                why = "same file stem" if Path(p).stem == Path(seen[out]).stem else "one's map is named like the other's overlay"
+                raise MsroiError(f"{p} and {seen[out]} would both write {out} ({why})")
             seen[out] = p
     return rows
 
@@ -226,14 +320,19 @@ def map_images(
     out_dir=None,
     model="default",
     *,
-    short_side: int = 448,
-    top_k: int = 5,
-    last_weight: float = 1.2,
+    short_side: int = settings.SHORT_SIDE,
+    top_k: int = settings.TOP_K,
+    last_weight: float = settings.LAST_WEIGHT,
     map_paths=None,
     overlay_paths=None,
     json_paths=None,
     cache_dir=None,
     progress: bool = True,
+    method: str = "msroi",
+    gamma: float = GAMMA,
+    centre: float = CENTRE,
+    faces: bool = True,
+    max_pixels: int = settings.MAX_PIXELS,
 ) -> list[dict]:
     """Map many images with the model loaded once.
 
@@ -241,13 +340,22 @@ def map_images(
     ``<stem>.json`` top-k classes) and/or per-image ``map_paths`` (``.png`` or ``.npy``;
     overlay and JSON then go beside each map unless ``overlay_paths``/``json_paths`` are
     given, ``None`` entries skipping that output); a model (``"default"``, a ``.keras``
-    path, or a ``(model, metadata)`` pair) and the :func:`msroi_map` settings. Writes
+    path, or a ``(model, metadata)`` pair), the :func:`msroi_map` settings and the pixel
+    limit of the images (``max_pixels``). Refuses settings out of their ranges
+    (:mod:`msroi.settings`) with :class:`MsroiError`. The JSON holds the top-k classes, the
+    faces found and the map's ``confidence`` (see :func:`msroi_map`'s ``info``). Writes
     atomically, prints one progress line per image to stderr, reports a bad image in one
     line and carries on. Returns one dict per image: ``image``, ``ok``, ``error``, ``map``,
     ``overlay``, ``json``, ``top``.
     """
+    for name, value, bounds in (("short_side", short_side, settings.SHORT_SIDE_RANGE),
+                                ("top_k", top_k, settings.TOP_K_RANGE),
+                                ("last_weight", last_weight, settings.LAST_WEIGHT_RANGE)):
+        problem = settings.check_range(name, value, bounds)
+        if problem:
+            raise MsroiError(problem)
     paths = [Path(p) for p in paths]
-    rows = _outputs(paths, out_dir, map_paths, overlay_paths, json_paths)
+    rows = output_paths(paths, out_dir, map_paths, overlay_paths, json_paths)
     model, metadata = model if isinstance(model, tuple) else load_classifier(model, cache_dir)
     status = []
     for i, (path, (mp, ov, js)) in enumerate(zip(paths, rows), start=1):
@@ -262,8 +370,21 @@ def map_images(
             "top": [],
         }
         try:
-            rgb = read_image(path)
-            m, top = msroi_map(model, rgb, short_side, top_k, last_weight, metadata)
+            rgb = read_image(path, max_pixels)
+            m, top, *more = msroi_map(
+                model,
+                rgb,
+                short_side,
+                top_k,
+                last_weight,
+                metadata,
+                method=method,
+                gamma=gamma,
+                centre=centre,
+                faces=faces,
+                return_info=True,
+            )
+            info = more[0] if more else {"faces": [], "confidence": None, "top1_score": None, "topk_score": None}
             save_map(mp, m)
             if ov is not None:
                 save_png(ov, overlay(rgb, m))
@@ -274,15 +395,26 @@ def map_images(
                     "height": int(rgb.shape[0]),
                     "backbone": metadata.get("backbone"),
                     "short_side": short_side,
-                    "last_weight": last_weight,
+                    "method": method,
+                    **(
+                        {"last_weight": last_weight}
+                        if method == "paper"
+                        else {"gamma": gamma, "centre": centre, "face_detection": faces}
+                    ),
+                    "confidence": info["confidence"],
+                    "top1_score": info["top1_score"],
+                    "topk_score": info["topk_score"],
+                    "faces": info["faces"],
                     "top_k": [{"index": c, "name": n, "score": s} for c, n, s in top],
                 }
                 write_text(js, json.dumps(record, indent=1) + "\n")
             entry.update(ok=True, top=top)
             if progress:
                 c, n, s = top[0]
+                nf = f", {len(info['faces'])} face(s)" if info["faces"] else ""
                 print(
-                    f"[{i}/{len(paths)}] {path.name}: {n} {s:.2f} ({time.perf_counter() - t0:.2f} s)", file=sys.stderr
+                    f"[{i}/{len(paths)}] {path.name}: {n} {s:.2f}{nf} ({time.perf_counter() - t0:.2f} s)",
+                    file=sys.stderr,
                 )
         except (MsroiError, OSError) as e:
             entry["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from msroi import settings
 from msroi.errors import InputError
 from msroi.files import read_map
 
@@ -18,7 +19,7 @@ def uniform_map(shape: tuple[int, int]) -> np.ndarray:
     return np.ones(shape, dtype=np.float64)
 
 
-def center_map(shape: tuple[int, int], sigma: float = 0.25) -> np.ndarray:
+def center_map(shape: tuple[int, int], sigma: float = settings.CENTER_SIGMA) -> np.ndarray:
     """A Gaussian centre prior of ``shape``, peak 1 at the centre.
 
     ``sigma`` is a fraction of each side (so the prior follows the aspect ratio).
@@ -39,7 +40,7 @@ def file_map(maps_dir, stem: str, shape: tuple[int, int]) -> np.ndarray:
     raise InputError(maps_dir / stem, f"no map for image {stem!r} in {maps_dir} (looked for {', '.join(MAP_SUFFIXES)})")
 
 
-def prior_map(source: str, shape: tuple[int, int], sigma: float = 0.25) -> np.ndarray:
+def prior_map(source: str, shape: tuple[int, int], sigma: float = settings.CENTER_SIGMA) -> np.ndarray:
     """Map for a prior ``source`` ('uniform' or 'center') of ``shape``."""
     if source == "uniform":
         return uniform_map(shape)

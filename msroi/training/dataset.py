@@ -99,10 +99,16 @@ def prepare_manifest(root, out_csv, holdout: str = "last:10", seed: int = 0,
     if not rows:
         raise InputError(root, "no readable images in the class folders")
     _write_csv(out_csv, MANIFEST_COLUMNS, rows)
-    _write_csv(out_csv.with_name(out_csv.stem + ".skipped.csv"), ("path", "problem"), skipped)
+    _write_csv(skipped_path(out_csv), ("path", "problem"), skipped)
     n_test = sum(r[3] == "test" for r in rows)
     return {"classes": classes, "n_train": len(rows) - n_test, "n_test": n_test,
             "skipped": skipped, "manifest": str(out_csv)}
+
+
+def skipped_path(out_csv) -> Path:
+    """Where :func:`prepare_manifest` lists the files it skipped: ``<stem>.skipped.csv`` beside the manifest."""
+    out_csv = Path(out_csv)
+    return out_csv.with_name(out_csv.stem + ".skipped.csv")
 
 
 def _rel(p: Path, base: Path) -> str:

@@ -1,4 +1,4 @@
-"""Training the MSROI classifier with image-level labels (design §2.1).
+"""Training the MSROI classifier with image-level labels (Prakash et al., DCC 2017).
 
 Paper defaults: Adam (lr 0.002, epsilon 0.1), batch 32, 200 epochs, a checkpoint every
 10 epochs, sparse softmax cross-entropy on the logits. Everything is configurable.
@@ -27,10 +27,6 @@ from msroi.training import dataset as ds_mod
 from msroi.errors import MsroiError
 from msroi.files import atomic_path, write_text
 from msroi.saliency.networks.paper import PREPROCESSING, build_msroi_model, hed_weights_path, load_vgg16_weights, logits_model
-
-#: The paper's training settings (design §2.1).
-PAPER_DEFAULTS = dict(epochs=200, batch_size=32, lr=0.002, adam_epsilon=0.1, checkpoint_every=10,
-                      input_size=224, holdout="last:10")
 
 
 def run_dir(out_model_path) -> Path:

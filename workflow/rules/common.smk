@@ -4,23 +4,35 @@
 # processes of a SLURM job, and the longest job time with a margin.
 import pandas as pd
 
-from msroi.files import list_images
+from msroi.codec.jpeg import EncoderOptions
+from msroi.errors import MsroiError
+from msroi.files import scan_directory
 from msroi.samples import SAMPLE_BOXES, sample_path
 from msroi.pipeline.inputs import image_ids
 
 RESULTS = "results"
 
+if config["semantic"]["enabled"]:
+    from msroi.codec.semantic import check_options
+
+    try:
+        check_options(EncoderOptions(**config["encoder"]))
+    except MsroiError as e:
+        raise WorkflowError(f"config encoder: {e} (or set semantic.enabled: false)")
+
 
 def _input_images():
+    """(id -> image path, [(path, why skipped)] for every other entry of the directory)."""
     if config["images"]:
-        return image_ids(list_images(config["images"]))
+        used, skipped = scan_directory(config["images"])
+        return image_ids(used), [[str(p), why] for p, why in skipped]
     return {
         name: f"{RESULTS}/samples/{name}{sample_path(name).suffix}"
         for name in config["samples"]
-    }
+    }, []
 
 
-IMAGES = _input_images()
+IMAGES, SKIPPED = _input_images()
 # ROI for ROI metrics: the configured file, else the hand-drawn boxes of the bundled samples
 # when running on them (msroi/resources/sample_boxes.csv), else none.
 ROI = config["roi"] or ("" if config["images"] else str(SAMPLE_BOXES))

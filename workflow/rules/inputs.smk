@@ -36,6 +36,7 @@ checkpoint check_images:
         runtime=10,
     params:
         images=IMAGES,
+        skipped=SKIPPED,
         max_pixels=config["max_pixels"],
     script:
         "../scripts/check_images.py"

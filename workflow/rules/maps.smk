@@ -78,5 +78,6 @@ rule msroi_maps:
         top_k=config["model"]["top_k"],
         short_side=config["model"]["short_side"],
         last_weight=config["model"]["last_weight"],
+        max_pixels=config["max_pixels"],
     script:
         "../scripts/msroi_maps.py"

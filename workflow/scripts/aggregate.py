@@ -1,8 +1,8 @@
 """Glue: one tidy metrics table with equal-bytes deltas, a per-setting summary, BD-rates."""
-from contextlib import redirect_stderr
 
+from msroi.pipeline.joblog import job_log
 from msroi.pipeline.score import aggregate
 
-with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+with job_log(snakemake.log[0]):
     aggregate(snakemake.input.scores, snakemake.output.metrics, snakemake.output.summary,
               snakemake.input.sweeps, snakemake.output.bdrate)

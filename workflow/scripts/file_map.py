@@ -1,8 +1,8 @@
 """Glue: take the user's map for one image from maps_dir."""
-from contextlib import redirect_stderr
 
+from msroi.pipeline.joblog import job_log
 from msroi.pipeline.maps import copy_user_map
 
-with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+with job_log(snakemake.log[0]):
     copy_user_map(snakemake.input.image, snakemake.params.maps_dir, snakemake.wildcards.image,
                   snakemake.output[0], snakemake.params.max_pixels)

@@ -1,12 +1,13 @@
 """Glue: MSROI maps, overlays and top-k classes for every good image, model loaded once."""
-from contextlib import redirect_stderr
 from pathlib import Path
 
+from msroi.errors import MsroiError
+from msroi.pipeline.joblog import job_log
 from msroi.saliency.maps import map_images
 
 out = Path(snakemake.output[0])
 ids = snakemake.params.ids
-with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+with job_log(snakemake.log[0]):
     statuses = map_images(
         snakemake.input.images,
         model=snakemake.input.model,
@@ -16,7 +17,8 @@ with open(snakemake.log[0], "w") as log, redirect_stderr(log):
         map_paths=[out / f"{i}.png" for i in ids],
         overlay_paths=[out / f"{i}_overlay.png" for i in ids],
         json_paths=[out / f"{i}.json" for i in ids],
+        max_pixels=snakemake.params.max_pixels,
     )
-failed = [s for s in statuses if not s["ok"]]
-if failed:
-    raise SystemExit(f"msroi: {len(failed)} images failed to map: " + "; ".join(s["error"] for s in failed))
+    failed = [s for s in statuses if not s["ok"]]
+    if failed:
+        raise MsroiError(f"{len(failed)} images failed to map: " + "; ".join(s["error"] for s in failed))

@@ -1,10 +1,10 @@
 """Glue: the original MSROI compression of one image, map and selection model over all settings."""
-from contextlib import redirect_stderr
 
+from msroi.pipeline.joblog import job_log
 from msroi.codec.jpeg import EncoderOptions
 from msroi.pipeline.compress import compress_settings
 
-with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+with job_log(snakemake.log[0]):
     compress_settings(snakemake.input.image, snakemake.params.map_file, int(snakemake.wildcards.sel),
                       [tuple(s) for s in snakemake.params.settings], snakemake.output.jpegs,
                       snakemake.output.records, snakemake.wildcards.image, snakemake.wildcards.source,

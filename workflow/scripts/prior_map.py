@@ -1,8 +1,8 @@
 """Glue: write a prior map (uniform or centre) for one image."""
-from contextlib import redirect_stderr
 
+from msroi.pipeline.joblog import job_log
 from msroi.pipeline.maps import make_prior_map
 
-with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+with job_log(snakemake.log[0]):
     make_prior_map(snakemake.input.image, snakemake.wildcards.source, snakemake.output[0],
                    snakemake.params.max_pixels, snakemake.params.sigma)

@@ -1,10 +1,10 @@
 """Glue: standard JPEG at Q1..100 for one image, every metric (the equal-bytes reference curve)."""
-from contextlib import redirect_stderr
 
+from msroi.pipeline.joblog import job_log
 from msroi.codec.jpeg import EncoderOptions
 from msroi.pipeline.score import sweep_image
 
-with open(snakemake.log[0], "w") as log, redirect_stderr(log):
+with job_log(snakemake.log[0]):
     sweep_image(snakemake.input.image, snakemake.output[0], snakemake.wildcards.image,
                 EncoderOptions(**snakemake.params.encoder), snakemake.params.roi,
                 max_pixels=snakemake.params.max_pixels)

@@ -1,7 +1,7 @@
 """Glue: train the classifier on the manifest; writes the .keras model and its JSON metadata."""
-from contextlib import redirect_stderr, redirect_stdout
 
+from msroi.pipeline.joblog import job_log
 from msroi.training.train import train
 
-with open(snakemake.log[0], "w") as log, redirect_stderr(log), redirect_stdout(log):
+with job_log(snakemake.log[0], stdout=True):
     train(snakemake.input[0], snakemake.output.model, **snakemake.params.settings)

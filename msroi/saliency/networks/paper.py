@@ -1,4 +1,4 @@
-"""The MSROI classification network (design §2.1) and its class activation maps.
+"""The MSROI classification network and its class activation maps.
 
 Every model built here follows the shared model contract: input RGB float32 in [0, 1] of
 shape ``(None, None, 3)`` (or a fixed square size), preprocessing inside the model, two

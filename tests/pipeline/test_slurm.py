@@ -22,8 +22,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from .conftest import REPO, require_tool
-from .slurm_cluster import SlurmCluster, missing_tools
+from tests.conftest import REPO, require_tool
+from tests.pipeline.slurm_cluster import SlurmCluster, missing_tools
+
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
 PROFILE = REPO / "workflow" / "profiles" / "slurm"

@@ -10,7 +10,7 @@ from msroi.codec import jpeg, rate
 from msroi.saliency import priors
 from msroi.codec.jpeg import EncoderOptions
 
-from .conftest import require_tool
+from tests.conftest import require_tool
 
 # A 10x10 map holding the ranks 0..99: every percentile is known exactly.
 RANKS = np.arange(100, dtype=np.float64).reshape(10, 10)

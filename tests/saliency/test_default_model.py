@@ -1,6 +1,6 @@
 """The default ImageNet EfficientNet-Lite0: restricted torch-pickle reader, conversion, top-1.
 
-Reference scores (design §5, the network on the whole photo resized to 224 x 224):
+Reference scores (the network on the whole photo resized to 224 x 224):
 chelsea Egyptian cat 0.79, coffee espresso 0.91. Checked to within SCORE_TOLERANCE
 (absolute), which covers resize-filter differences between implementations.
 """

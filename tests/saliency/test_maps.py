@@ -168,3 +168,162 @@ def test_map_images_explicit_paths_and_collisions(classifier, tmp_path):
     Image.fromarray(data.astronaut()[::2, ::2]).save(tmp_path / "a.jpg")
     with pytest.raises(MsroiError, match="same file stem"):
         map_images([tmp_path / "a.png", tmp_path / "a.jpg"], tmp_path / "o", model=classifier)
+
+
+# --- maps that find what people look at: faces, lift, pointing game ---
+
+
+def _sample(name):
+    from msroi.files import read_image
+    from msroi.samples import sample_path
+
+    return read_image(sample_path(name))
+
+
+def _face_core_in_top_decile(m, face):
+    """Share of the face box's central half (each side) inside the map's top 10%."""
+    x0, y0, x1, y1 = face[:4]
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 4, (y1 - y0) / 4
+    core = m[int(cy - hh) : int(cy + hh) + 1, int(cx - hw) : int(cx + hw) + 1]
+    return float((core >= np.quantile(m, 0.9)).mean())
+
+
+# hand-checked face boxes (x0, y0, x1, y1) of the two samples with people, drawn on the photos
+SAMPLE_FACES = {"astronaut": (175, 55, 270, 175), "grace_hopper": (180, 110, 355, 340)}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_FACES))
+def test_faces_of_sample_photos_are_in_the_top_decile(classifier, name):
+    rgb = _sample(name)
+    m, _, info = msroi_map(classifier, rgb, return_info=True)
+    assert len(info["faces"]) == 1 and info["faces"][0][4] > 0.95 and info["confidence"] > 0.95
+    # the detection matches the hand-drawn face, and the face is the top of the map
+    fx0, fy0, fx1, fy1 = SAMPLE_FACES[name]
+    x0, y0, x1, y1 = info["faces"][0][:4]
+    assert abs((x0 + x1) / 2 - (fx0 + fx1) / 2) < 30 and abs((y0 + y1) / 2 - (fy0 + fy1) / 2) < 40
+    assert _face_core_in_top_decile(m, SAMPLE_FACES[name]) == 1.0
+    y, x = np.unravel_index(np.argmax(m), m.shape)
+    assert fx0 <= x < fx1 and fy0 <= y < fy1
+    # without the face detector the old failure is back: the face is not the top of the map
+    m_nf, _ = msroi_map(classifier, rgb, faces=False)
+    assert _face_core_in_top_decile(m_nf, SAMPLE_FACES[name]) < 1.0
+
+
+def test_face_pasted_on_a_texture_is_in_the_top_decile(classifier):
+    face = data.astronaut()[40:190, 160:290]  # 150 x 130, her head
+    canvas = np.asarray(Image.fromarray(data.brick()).convert("RGB").resize((768, 512)))
+    canvas = canvas.copy()
+    y0, x0 = 320, 580  # bottom right, far from the centre prior's peak
+    canvas[y0 : y0 + 150, x0 : x0 + 130] = face
+    m, _, info = msroi_map(classifier, canvas, return_info=True)
+    assert len(info["faces"]) == 1
+    assert _face_core_in_top_decile(m, (x0 + 15, y0 + 20, x0 + 115, y0 + 130)) == 1.0
+    y, x = np.unravel_index(np.argmax(m), m.shape)
+    assert x0 <= x < x0 + 130 and y0 <= y < y0 + 150
+
+
+def test_no_faces_in_photos_without_people(classifier):
+    for name in ("chelsea", "coffee", "china"):
+        _, _, info = msroi_map(classifier, _sample(name), return_info=True)
+        assert info["faces"] == [], name
+
+
+def test_pointing_game_on_the_samples(classifier):
+    """The map's maximum falls inside a hand-drawn box (production path, default settings).
+
+    Issue 19's target is 8/8; the rocket photo's maximum sits on the launch tower (top class
+    "drilling platform"), so 7/8 is asserted and the benchmark reports the figure.
+    """
+    from msroi.samples import SAMPLE_BOXES, SAMPLES
+
+    boxes = {}
+    for line in SAMPLE_BOXES.read_text().splitlines()[1:]:
+        name, *xy = line.split(",")
+        boxes[name] = tuple(int(v) for v in xy)
+    hits = []
+    for name in SAMPLES:
+        m, _ = msroi_map(classifier, _sample(name))
+        y, x = np.unravel_index(np.argmax(m), m.shape)
+        x0, y0, x1, y1 = boxes[name]
+        hits.append(x0 <= x < x1 and y0 <= y < y1)
+    assert sum(hits) >= 7, dict(zip(SAMPLES, hits))
+
+
+def test_default_map_is_sharper_than_the_paper_map(classifier):
+    """Lift on the cat's box: the msroi map concentrates its mass where the paper map spreads."""
+    rgb = data.chelsea()
+    box = np.zeros(rgb.shape[:2], bool)
+    box[50:288, 100:370] = True
+
+    def lift(m):
+        return m[box].sum() / m.sum() / box.mean()
+
+    new, _ = msroi_map(classifier, rgb)
+    old, _ = msroi_map(classifier, rgb, method="paper")
+    assert lift(new) > lift(old) + 0.1
+
+
+def test_methods_and_options(classifier):
+    rgb = data.coffee()
+    paper, top = msroi_map(classifier, rgb, method="paper")
+    again, _ = msroi_map(classifier, rgb, method="paper", gamma=5.0, centre=3.0, faces=False)
+    assert paper.tobytes() == again.tobytes()  # the paper method ignores the new options
+    g1, _ = msroi_map(classifier, rgb, gamma=1.0, centre=0.0, faces=False)
+    g2, _ = msroi_map(classifier, rgb, gamma=2.0, centre=0.0, faces=False)
+    np.testing.assert_allclose(g2, g1.astype(np.float64) ** 2, atol=1e-6)
+    with pytest.raises(MsroiError, match="unknown map method"):
+        msroi_map(classifier, rgb, method="grad-cam++")
+    _, top2, info = msroi_map(classifier, rgb, return_info=True)
+    assert top2 == top and info["faces"] == [] and info["confidence"] == pytest.approx(top[0][2])
+    assert 0.0 < info["top1_score"] <= info["topk_score"] <= 1.0
+
+
+def test_map_json_records_confidence_and_faces(classifier, tmp_path):
+    Image.fromarray(data.astronaut()).save(tmp_path / "astro.png")
+    status = map_images([tmp_path / "astro.png"], tmp_path / "out", model=classifier, progress=False)
+    assert status[0]["ok"]
+    record = json.loads((tmp_path / "out" / "astro.json").read_text())
+    assert record["method"] == "msroi" and record["face_detection"] is True
+    assert len(record["faces"]) == 1 and record["confidence"] > 0.95
+    assert record["gamma"] == 2.0 and record["centre"] == 0.5 and "last_weight" not in record
+
+
+def test_face_blobs_and_tiny_images():
+    from msroi.saliency.faces import detect_faces, face_map
+
+    assert detect_faces(np.zeros((20, 30, 3), np.uint8)) == []
+    f = face_map((100, 200), [(100, 20, 140, 60, 0.9)])
+    assert f.shape == (100, 200) and f.max() == pytest.approx(0.9, abs=1e-3)
+    assert np.unravel_index(np.argmax(f), f.shape) in {(39, 119), (39, 120), (40, 119), (40, 120)}
+    assert f[0, 0] < 1e-6 and face_map((5, 5), []).max() == 0.0
+
+
+def test_lift_targets_met_on_the_samples(classifier):
+    """Issue 19's lift targets that the default meets: >= 1.2 on every sample, >= the centre prior on 7 of 8.
+
+    (Mean lift >= 2.5 is not met by the default, 2.37; benchmarks/bench_map_lift.py reports it.)
+    """
+    from msroi.saliency.priors import center_map
+    from msroi.samples import SAMPLE_BOXES, SAMPLES
+
+    boxes = {}
+    for line in SAMPLE_BOXES.read_text().splitlines()[1:]:
+        name, *xy = line.split(",")
+        boxes[name] = tuple(int(v) for v in xy)
+
+    def lift(m, box):
+        x0, y0, x1, y1 = box
+        mask = np.zeros(m.shape, bool)
+        mask[y0:y1, x0:x1] = True
+        m = m.astype(np.float64)
+        return m[mask].sum() / m.sum() / mask.mean()
+
+    new, prior, paper = [], [], []
+    for name in SAMPLES:
+        rgb = _sample(name)
+        new.append(lift(msroi_map(classifier, rgb)[0], boxes[name]))
+        paper.append(lift(msroi_map(classifier, rgb, method="paper")[0], boxes[name]))
+        prior.append(lift(center_map(rgb.shape[:2]), boxes[name]))
+    assert min(new) >= 1.2, dict(zip(SAMPLES, new))
+    assert sum(a >= b for a, b in zip(new, prior)) >= 7, (new, prior)
+    assert np.mean(new) > np.mean(prior) + 0.5 and np.mean(new) > np.mean(paper) + 0.5

@@ -21,8 +21,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from .conftest import REPO
-from .test_workflow import SNAKEMAKE
+from tests.conftest import REPO
+from tests.pipeline.test_workflow import SNAKEMAKE
+
+pytestmark = pytest.mark.slow
 
 PROFILE = REPO / "workflow" / "profiles" / "default"
 CONFIG = {

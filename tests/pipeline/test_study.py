@@ -9,7 +9,7 @@ from msroi.pipeline import study as report
 from msroi.pipeline import results_doc
 from msroi.pipeline.results_doc import render_results_doc
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 
 def test_results_doc_in_the_repo_is_what_its_csvs_give(tmp_path):
