@@ -91,7 +91,7 @@ def peak_rss(mp):
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "msroi.cli", "compress", "--prior", "center", src,
-                        "-o", os.path.join(tmp, "out.jpg")], check=True, stdout=subprocess.DEVNULL)
+                        "-o", os.path.join(tmp, "out.jpg"), "--max-pixels", str(w * h)], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - t
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     note = "" if rss > before * 1024 else " (a larger child ran before: bound only)"

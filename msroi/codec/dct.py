@@ -161,11 +161,7 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
     by, bx = -(-int(height) // 8), -(-int(width) // 8)
     cy, cx = -(-int(height) // 16), -(-int(width) // 16)
     shapes = ((by, bx), (cy, cx), (cy, cx))
-    y, cb, cr = (np.ascontiguousarray(np.clip(c[:sh[0], :sh[1]], -2047, 2047).astype(np.int16, copy=False))
-                 for c, sh in zip(levels, shapes))
-    for c in (y, cb, cr):
-        ac = c.reshape(*c.shape[:2], 64)[..., 1:]
-        np.clip(ac, -1023, 1023, out=ac)
+    y, cb, cr = (_baseline_levels(c[:sh[0], :sh[1]]) for c, sh in zip(levels, shapes))
     qt = np.ascontiguousarray(np.asarray(tables, dtype=np.uint16))
     jpeglib.version.set("turbo210")
     img = jpeglib.from_dct(Y=y, Cb=cb, Cr=cr, qt=qt, quant_tbl_no=[0, 1, 1])
@@ -178,6 +174,20 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
             return _jfif_component_ids(f.read())
     finally:
         os.unlink(tmp)
+
+
+def _baseline_levels(c: np.ndarray) -> np.ndarray:
+    """Contiguous int16 levels clipped to the baseline ranges; int16 input already in range
+    (what :meth:`msroi.codec.trellis.Trellis.levels` returns) is used without a copy."""
+    if c.dtype == np.int16 and c.flags.c_contiguous:
+        flat = c.reshape(-1, 64)
+        if (-1023 <= int(flat[:, 1:].min(initial=0)) and int(flat[:, 1:].max(initial=0)) <= 1023
+                and -2047 <= int(flat[:, 0].min(initial=0)) and int(flat[:, 0].max(initial=0)) <= 2047):
+            return c
+    c = np.ascontiguousarray(np.clip(c, -2047, 2047).astype(np.int16, copy=False))
+    ac = c.reshape(*c.shape[:2], 64)[..., 1:]
+    np.clip(ac, -1023, 1023, out=ac)
+    return c
 
 
 def _jfif_component_ids(data: bytes) -> bytes:

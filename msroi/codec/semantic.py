@@ -268,7 +268,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError("saliency map has NaN or infinite values")
     if smap.size and (smap.min() < -1e-9 or smap.max() > 1 + 1e-9):
         raise MsroiError(f"saliency map values must lie in [0, 1], found {smap.min():g}..{smap.max():g}")
-    smap = np.clip(smap, 0.0, 1.0)  # bilinear resizing may step out by rounding
+    if smap.size and (smap.min() < 0.0 or smap.max() > 1.0):
+        smap = np.clip(smap, 0.0, 1.0)  # bilinear resizing may step out by rounding
     budget = int(budget_bytes)
     if budget <= 0:
         raise MsroiError(f"budget must be a positive number of bytes, got {budget_bytes}")
@@ -300,6 +301,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     wy = block_weights(smap, 8, shape, ratio, calibrate, smooth / 8)
     wc = block_weights(smap, 16, shape, ratio, calibrate, smooth / 16)
     weights = tuple(w * masking_weights(c, float(masking)) for w, c in zip((wy, wc, wc), coefs))
+    del smap, saliency, rgb  # the coefficients hold the image from here on (memory)
     out, info = _trellis_search(coefs, families, qts, weights, cw, budget, height, width,
                                 bool(progressive), bool(dc_trellis))
     info.update(base_quality=base_q, base_bytes=base_n, ratio=float(ratio), smooth=float(smooth),
@@ -398,10 +400,10 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, guess=None, fra
     target = max((budget - overhead) * 8 * frac, 0.0)
     if frac < 1.0 and bits <= target:
         return dist, (family, qt), tables, comps, 0.0, overhead
-    lam = guess
-    for _ in range(2):
-        lam = _lam_for_bits(comps, target, guess=lam, tol=1.02, ftol=0.005)
-        _relength(comps, _model(comps, lam)[0])
+    lam = _lam_for_bits(comps, target, guess=guess or 30.0, tol=1.1, ftol=0.03)  # coarse, then
+    _relength(comps, _model(comps, lam)[0])  # with the code lengths of its symbols, again
+    lam = _lam_for_bits(comps, target, guess=lam, tol=1.02, ftol=0.005)
+    _relength(comps, _model(comps, lam)[0])
     return _model(comps, lam)[2], (family, qt), tables, comps, lam, overhead
 
 
@@ -418,9 +420,11 @@ def _header_bytes(data: bytes) -> int:
 
 
 #: Planning (the choice of the table quality) runs on every ``PLAN_STRIDE``-th MCU row
-#: of images with at least ``PLAN_MIN_ROWS`` MCU rows (docs/research.md, "Speed").
+#: of images of at least ``PLAN_MIN_PIXELS`` (docs/research.md, "Speed": on smaller
+#: images a sample chose finer tables than the whole image and lost SSIMULACRA2; from
+#: 4 MP on it chose the same).
 PLAN_STRIDE = 4
-PLAN_MIN_ROWS = 24
+PLAN_MIN_PIXELS = 2_000_000
 #: Index in the candidate table qualities where the climb to the least predicted
 #: distortion starts (offset 14 of :data:`TABLE_OFFSETS`; the dip is usually at 10..20).
 PLAN_START = 5
@@ -455,8 +459,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     lambda (each trellis run takes milliseconds), then checked with a real encode. Code
     lengths follow the symbols chosen, as the optimised Huffman tables will.
     """
-    rows = coefs[1].shape[0]
-    if rows >= PLAN_MIN_ROWS and PLAN_STRIDE > 1:
+    if height * width >= PLAN_MIN_PIXELS and PLAN_STRIDE > 1:
         pcoefs, pweights, frac = _sample_rows(coefs, weights, PLAN_STRIDE)
     else:
         pcoefs, pweights, frac = coefs, weights, 1.0
