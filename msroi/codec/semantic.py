@@ -13,9 +13,10 @@ The project's semantic method (``docs/research.md``; issue 14 changed the defaul
    (:mod:`msroi.codec.trellis`): ``w_b`` is the block's weight from the saliency map
    (``ratio ** m``, m = percentile rank of the block's smoothed mean map value; 1 for the
    least salient block, ``ratio`` for the most), ``c_k`` the frequency weight (default
-   "table": one over the squared step of the family's base table, as mozjpeg weighs; the
-   former PSNR-HVS contrast sensitivity weighting rewarded blur that SSIMULACRA2 and
-   Butteraugli punish), ``R`` the block's Huffman bits. DC levels are chosen by a
+   "hybrid": PSNR-HVS's contrast sensitivity to the power 0.7 times one over the squared
+   step of the family's base table (mozjpeg's weighting) to the power 0.3; the CSF alone
+   rewarded blur that SSIMULACRA2 and Butteraugli punish, the table weighting alone costs
+   PSNR-HVS-M and SSIM), ``R`` the block's Huffman bits. DC levels are chosen by a
    Viterbi pass over the DC differences at the same lambda (``dc_trellis``).
 3. One Lagrange multiplier ``lambda`` for the whole image is searched so the file
    (Huffman tables optimised) lands at, and never above, ``budget_bytes``.
@@ -60,6 +61,10 @@ CHROMA_RELATIVE = (dct.STD_LUMA / dct.STD_CHROMA) ** 2
 TABLE_OFFSETS = (0, 2, 4, 7, 10, 14, 20)
 #: Further offsets tried for families coarser than Annex K at the same quality number.
 EXTRA_OFFSETS = {"robidoux": (27, 35)}
+#: Highest table quality tried for these families unless the base quality is higher
+#: (finer tables were never chosen on the development set and their trellis is the
+#: slowest: about 0.9 s of a 2.2 s encode at a q90 budget).
+MAX_TABLE_QUALITY = {"robidoux": 95}
 
 #: Activity masking scale of mozjpeg's trellis (``lambda_log_scale2`` = 16.5 on its DCT,
 #: which is 8 times the orthonormal one): a block whose mean squared AC coefficient is E
@@ -68,7 +73,7 @@ MOZJPEG_MASKING = 2.0 ** 16.5 / 64.0
 
 #: Defaults of :func:`encode_semantic` (chosen in docs/research.md).
 DEFAULTS = dict(ratio=settings.RATIO, smooth=settings.SMOOTH, calibrate="rank", perceptual=True, tables="robidoux",
-                progressive=False, dc_trellis=True)
+                progressive=False, dc_trellis=True, csf_share=0.7)
 
 #: The writer options the semantic method can honour (it writes baseline 4:2:0 files with
 #: optimised Huffman tables); anything else is refused by :func:`check_options`.
@@ -165,7 +170,7 @@ def _rank_average(x: np.ndarray) -> np.ndarray:
     return 0.5 * (count[dense] + count[dense - 1] + 1)
 
 
-def frequency_weights(distortion: str, family: str, csf_share: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def frequency_weights(distortion: str, family: str, csf_share: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
     """Per-frequency distortion weights (luma, chroma), (8, 8) each.
 
     "csf": PSNR-HVS's contrast sensitivity (chroma scaled by the Annex K luma/chroma step
@@ -214,7 +219,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     progressive: bool | None = DEFAULTS["progressive"],
                     chroma_weight: float = 1.0,
                     dc_trellis: bool = DEFAULTS["dc_trellis"],
-                    csf_share: float = 0.5):
+                    csf_share: float = DEFAULTS["csf_share"]):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -236,8 +241,9 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         "annexk" (the standard's) or "auto" (both tried, the least predicted distortion wins); always
         scaled by libjpeg's quality scaling and clamped to 8 bits.
     distortion : per-frequency weighting of the trellis' distortion, "csf", "mse" or
-        "table" or "hybrid" (:func:`frequency_weights`); None = "table" if ``perceptual``
-        else "mse". ("csf" was the default before issue 14.)
+        "table" or "hybrid" (:func:`frequency_weights`); None = "hybrid" if ``perceptual``
+        else "mse". ("csf" was the default before issue 14; "table" is best on
+        SSIMULACRA2 and Butteraugli but costs PSNR-HVS-M and SSIM, docs/research.md.)
     masking : activity masking scale E0 (:func:`masking_weights`; 0 = off,
         :data:`MOZJPEG_MASKING` = mozjpeg's).
     progressive : write the file progressive (:mod:`msroi.codec.progressive`: the same
@@ -247,7 +253,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     chroma_weight : multiplier of chroma distortion relative to luma (1).
     dc_trellis : choose DC levels too (rounded value or one step either side, Viterbi
         over the DC differences at the same lambda; default) instead of rounding them.
-    csf_share : with ``distortion="hybrid"``, the exponent of the CSF weights (0.5).
+    csf_share : with ``distortion="hybrid"``, the exponent of the CSF weights (0.7).
 
     Returns
     -------
@@ -285,7 +291,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     if tables not in ("auto", *dct.TABLE_FAMILIES):
         raise MsroiError(f"tables must be auto or one of {sorted(dct.TABLE_FAMILIES)}, not {tables!r}")
     if distortion is None:
-        distortion = "table" if perceptual else "mse"
+        distortion = "hybrid" if perceptual else "mse"
     if progressive is None:
         from msroi.codec.progressive import jpegtran_path
         progressive = jpegtran_path() is not None
@@ -296,7 +302,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     for fam in families:
         offsets = (TABLE_OFFSETS + EXTRA_OFFSETS.get(fam, ()) if quality_offset is None
                    else (int(quality_offset),))
-        qts[fam] = list(dict.fromkeys(min(100, max(1, start + o)) for o in offsets))
+        cap = max(MAX_TABLE_QUALITY.get(fam, 100), start) if quality_offset is None else 100
+        qts[fam] = list(dict.fromkeys(min(cap, 100, max(1, start + o)) for o in offsets))
     shape = (coefs[0].shape[0] * 8, coefs[0].shape[1] * 8)
     wy = block_weights(smap, 8, shape, ratio, calibrate, smooth / 8)
     wc = block_weights(smap, 16, shape, ratio, calibrate, smooth / 16)
@@ -306,7 +313,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                                 bool(progressive), bool(dc_trellis))
     info.update(base_quality=base_q, base_bytes=base_n, ratio=float(ratio), smooth=float(smooth),
                 calibrate=calibrate, perceptual=bool(perceptual), distortion=distortion,
-                masking=float(masking), seconds=time.perf_counter() - t0)
+                masking=float(masking), csf_share=float(csf_share), dc_trellis=bool(dc_trellis),
+                seconds=time.perf_counter() - t0)
     return out, info
 
 
