@@ -3,8 +3,9 @@
 Run: python benchmarks/bench_speed.py [repeats] [--sizes 0.4,4,24] [--no-rss] [--no-cold]
 
 Prints, for the coffee photo resized to about 0.4, 4 and 24 megapixels:
-- the semantic encode (``encode_semantic`` at the bytes of Pillow q50: table choice,
-  trellis, rate control, writing; map excluded) on one thread (``MSROI_THREADS=1``),
+- the semantic encode (``encode_semantic`` at the bytes of Pillow q50 with the base
+  quality as ``msroi compress`` passes it: table choice, trellis, rate control, writing;
+  map excluded) on one thread (``MSROI_THREADS=1``),
   median wall and CPU seconds, seconds per megapixel, and the ratio to mozjpeg 4.0.3's
   encode (jpeglib, quality 50, its defaults: trellis, optimised Huffman) of the same
   image measured in the same run;
@@ -70,9 +71,9 @@ def encode_rows(sizes, repeats):
         reps = repeats if mp < 10 else max(1, repeats // 2)
         mw, mc, _ = timed(lambda: mozjpeg_encode(rgb, os.path.join(tmp, "m.jpg")), reps)
         os.environ["MSROI_THREADS"] = "1"
-        sw, sc, (d1, info) = timed(lambda: encode_semantic(rgb, smap, budget), reps)
+        sw, sc, (d1, info) = timed(lambda: encode_semantic(rgb, smap, budget, base_quality_hint=50), reps)
         os.environ.pop("MSROI_THREADS")
-        pw, pc, (d2, _) = timed(lambda: encode_semantic(rgb, smap, budget), reps)
+        pw, pc, (d2, _) = timed(lambda: encode_semantic(rgb, smap, budget, base_quality_hint=50), reps)
         mpx = w * h / 1e6
         rows.append(dict(mp=mp, sw=sw, sc=sc, mw=mw, mc=mc, pw=pw, same=d1 == d2, size=len(d1), budget=budget))
         print(f"{w}x{h} ({mpx:.1f} MP): semantic 1 thread {sw:.2f} s wall / {sc:.2f} s CPU "

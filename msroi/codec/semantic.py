@@ -103,7 +103,7 @@ def compress_semantic(rgb: np.ndarray, saliency: np.ndarray, base_quality: int =
     check_options(options)
     baseline = jpeg.encode(rgb, base_quality, options)
     budget = rate.budget_bytes(len(baseline), threshold_pct)
-    data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth)
+    data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth, base_quality_hint=base_quality)
     record = make_record(data, method="semantic", base_quality=base_quality, threshold_pct=threshold_pct,
                          final_quality=info["table_quality"], base_bytes=len(baseline), budget_bytes=budget,
                          fits_budget=bool(info["fits"]), width=rgb.shape[1], height=rgb.shape[0],
@@ -219,7 +219,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     progressive: bool | None = DEFAULTS["progressive"],
                     chroma_weight: float = 1.0,
                     dc_trellis: bool = DEFAULTS["dc_trellis"],
-                    csf_share: float = DEFAULTS["csf_share"]):
+                    csf_share: float = DEFAULTS["csf_share"],
+                    base_quality_hint: int | None = None):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -254,6 +255,9 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     dc_trellis : choose DC levels too (rounded value or one step either side, Viterbi
         over the DC differences at the same lambda; default) instead of rounding them.
     csf_share : with ``distortion="hybrid"``, the exponent of the CSF weights (0.7).
+    base_quality_hint : the standard quality expected to fit the budget best (the base
+        quality the budget came from); saves the bisection's encodes when right (the
+        answer is verified either way, :func:`msroi.codec.rate.fit_budget`).
 
     Returns
     -------
@@ -285,7 +289,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError(f"smooth must be >= 0, got {smooth}")
 
     coefs = dct.image_coefficients(rgb)
-    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True))
+    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True), guess=base_quality_hint)
     base_q, base_n = (base_q, len(base_data)) if base_fits else (0, None)
     start = max(base_q, 1)
     if tables not in ("auto", *dct.TABLE_FAMILIES):
