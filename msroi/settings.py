@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 
-#: Memory a single job may use, and what the semantic encoder needs per pixel (measured:
-#: 320 to 390 bytes per pixel at peak, 7.7 GB for a 6000 x 4000 photo).
+#: Memory a single job may use, and what the semantic encoder needs per pixel: measured
+#: 60 bytes per pixel peak RSS for ``msroi compress`` on a 6000 x 4000 photo (1.44 GB;
+#: issue 15, ``benchmarks/bench_speed.py``), rounded up to 64 for other maps and inputs
+#: (before issue 15: 320 to 390 bytes per pixel).
 MEMORY_BUDGET_BYTES = 8 * 2**30
-SEMANTIC_BYTES_PER_PIXEL = 390
+SEMANTIC_BYTES_PER_PIXEL = 64
 
 #: Default upper bound on width x height: the largest image whose semantic encode stays
 #: within the memory budget at the worst measured bytes per pixel, rounded down to a
-#: million (8 GiB / 390 B = 22.0 million pixels). Also a decompression-bomb guard.
+#: million (8 GiB / 64 B = 134 million pixels). Also a decompression-bomb guard (Pillow
+#: refuses more than 179 million pixels on its own).
 MAX_PIXELS = (MEMORY_BUDGET_BYTES // SEMANTIC_BYTES_PER_PIXEL) // 1_000_000 * 1_000_000
 #: The largest ``max_pixels`` anyone may ask for (Pillow's own bomb limit is 2 x 89.5 M).
 MAX_PIXELS_RANGE = (1, 1_000_000_000)

@@ -20,7 +20,6 @@ import os
 import tempfile
 
 import numpy as np
-from scipy.fft import dctn
 
 #: Annex K luminance and chrominance tables (natural order).
 STD_LUMA = np.array([
@@ -110,6 +109,8 @@ def to_blocks(plane: np.ndarray) -> np.ndarray:
 
 def fdct(plane: np.ndarray) -> np.ndarray:
     """Orthonormal 8x8 DCT of the level-shifted plane: (H/8, W/8, 8, 8) float64."""
+    from scipy.fft import dctn
+
     return dctn(to_blocks(plane - 128.0), type=2, norm="ortho", axes=(-2, -1))
 
 
@@ -117,12 +118,32 @@ def image_coefficients(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     """Unquantised DCT coefficients of Y (full size) and Cb, Cr (4:2:0) of an RGB image.
 
     The image is padded to a multiple of 16 (one 4:2:0 MCU) by edge replication.
-    Returns three float arrays of shape (bh, bw, 8, 8).
+    Returns three float arrays of shape (bh, bw, 8, 8). Computed MCU row by MCU row
+    (:func:`msroi.codec.kernels.coefficients`, the same integer colour conversion and
+    downsampling as :func:`rgb_to_ycbcr` and :func:`downsample2`, the DCT as a matrix
+    product) so no full-size plane is held besides the coefficients.
     """
+    from msroi.codec.kernels import coefficients
+
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = rgb.shape[:2]
     h16, w16 = -(-h // 16) * 16, -(-w // 16) * 16
-    y, cb, cr = (pad_to(p, h16, w16) for p in rgb_to_ycbcr(rgb))
-    return fdct(y), fdct(downsample2(cb)), fdct(downsample2(cr))
+    y = np.empty((h16 // 8, w16 // 8, 8, 8))
+    cb = np.empty((h16 // 16, w16 // 16, 8, 8))
+    cr = np.empty_like(cb)
+    coefficients(rgb, DCT_MATRIX, y, cb, cr)
+    return y, cb, cr
+
+
+def _dct_matrix() -> np.ndarray:
+    k = np.arange(8)
+    c = np.cos((2 * k[None, :] + 1) * k[:, None] * np.pi / 16) * np.sqrt(2 / 8)
+    c[0] /= np.sqrt(2)
+    return c
+
+
+#: Orthonormal 8-point DCT-II matrix: coefficients of a block X are ``C @ X @ C.T``.
+DCT_MATRIX = _dct_matrix()
 
 
 def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.ndarray,
@@ -140,11 +161,7 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
     by, bx = -(-int(height) // 8), -(-int(width) // 8)
     cy, cx = -(-int(height) // 16), -(-int(width) // 16)
     shapes = ((by, bx), (cy, cx), (cy, cx))
-    y, cb, cr = (np.ascontiguousarray(np.clip(c[:sh[0], :sh[1]], -2047, 2047).astype(np.int16))
-                 for c, sh in zip(levels, shapes))
-    for c in (y, cb, cr):
-        ac = c.reshape(*c.shape[:2], 64)[..., 1:]
-        np.clip(ac, -1023, 1023, out=ac)
+    y, cb, cr = (_baseline_levels(c[:sh[0], :sh[1]]) for c, sh in zip(levels, shapes))
     qt = np.ascontiguousarray(np.asarray(tables, dtype=np.uint16))
     jpeglib.version.set("turbo210")
     img = jpeglib.from_dct(Y=y, Cb=cb, Cr=cr, qt=qt, quant_tbl_no=[0, 1, 1])
@@ -157,6 +174,20 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
             return _jfif_component_ids(f.read())
     finally:
         os.unlink(tmp)
+
+
+def _baseline_levels(c: np.ndarray) -> np.ndarray:
+    """Contiguous int16 levels clipped to the baseline ranges; int16 input already in range
+    (what :meth:`msroi.codec.trellis.Trellis.levels` returns) is used without a copy."""
+    if c.dtype == np.int16 and c.flags.c_contiguous:
+        flat = c.reshape(-1, 64)
+        if (-1023 <= int(flat[:, 1:].min(initial=0)) and int(flat[:, 1:].max(initial=0)) <= 1023
+                and -2047 <= int(flat[:, 0].min(initial=0)) and int(flat[:, 0].max(initial=0)) <= 2047):
+            return c
+    c = np.ascontiguousarray(np.clip(c, -2047, 2047).astype(np.int16, copy=False))
+    ac = c.reshape(*c.shape[:2], 64)[..., 1:]
+    np.clip(ac, -1023, 1023, out=ac)
+    return c
 
 
 def _jfif_component_ids(data: bytes) -> bytes:

@@ -8,8 +8,12 @@ from msroi.codec import jpeg
 from msroi.codec.jpeg import EncoderOptions
 
 
-def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOptions()):
+def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOptions(), guess: int | None = None):
     """Highest JPEG quality whose file is <= ``budget`` bytes, by bisection over Q 1..100.
+
+    ``guess``: a quality expected to be the answer (e.g. the base quality whose bytes made
+    the budget); if it fits and ``guess + 1`` does not, it is returned after those two
+    encodes, else the bisection runs as without it.
 
     Returns ``(quality, data, fits)``. Every claim is verified by an encode: the returned
     file is <= budget, and (unless Q = 100) the file at quality + 1 was encoded and is
@@ -24,6 +28,10 @@ def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOp
             cache[q] = jpeg.encode(rgb, q, options)
         return len(cache[q])
 
+    if guess is not None and 1 <= int(guess) < 100:
+        g = int(guess)
+        if size(g) <= budget < size(g + 1):
+            return g, cache[g], True
     if size(100) <= budget:
         return 100, cache[100], True
     if size(1) > budget:

@@ -109,7 +109,8 @@ def compress_semantic(rgb: np.ndarray, saliency: np.ndarray, base_quality: int =
     check_options(options)
     baseline = jpeg.encode(rgb, base_quality, options)
     budget = rate.budget_bytes(len(baseline), threshold_pct)
-    data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth, progressive=options.progressive)
+    data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth, progressive=options.progressive,
+                                 base_quality_hint=base_quality)
     record = make_record(data, method="semantic", base_quality=base_quality, threshold_pct=threshold_pct,
                          final_quality=info["table_quality"], base_bytes=len(baseline), budget_bytes=budget,
                          fits_budget=bool(info["fits"]), width=rgb.shape[1], height=rgb.shape[0],
@@ -131,11 +132,9 @@ def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: f
     h, w = shape
     b = m.reshape(h // block, block, w // block, block).mean(axis=(1, 3))
     if smooth > 0:
-        from scipy.ndimage import gaussian_filter
-        b = gaussian_filter(b, smooth, mode="nearest")
+        b = _gaussian_nearest(b, smooth)
     if calibrate == "rank":
-        from scipy.stats import rankdata
-        r = (rankdata(b.ravel(), method="average") - 1) / max(b.size - 1, 1)
+        r = (_rank_average(b.ravel()) - 1) / max(b.size - 1, 1)
         b = r.reshape(b.shape)
     elif calibrate == "minmax":
         lo, hi = b.min(), b.max()
@@ -143,6 +142,39 @@ def block_weights(smap: np.ndarray, block: int, shape: tuple[int, int], ratio: f
     elif calibrate != "absolute":
         raise MsroiError(f"calibrate must be absolute, minmax or rank, not {calibrate!r}")
     return float(ratio) ** np.clip(b, 0.0, 1.0)
+
+
+def _gaussian_nearest(x: np.ndarray, sigma: float) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter(x, sigma, mode="nearest")`` (truncate 4) in numpy,
+    which spares the compressor scipy.ndimage's import (about 0.3 s)."""
+    radius = int(4.0 * float(sigma) + 0.5)
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * t * t / float(sigma) ** 2)
+    k /= k.sum()
+    out = np.asarray(x, dtype=np.float64)
+    for axis in (0, 1):
+        n = out.shape[axis]
+        idx = np.clip(np.arange(-radius, n + radius), 0, n - 1)
+        p = np.take(out, idx, axis=axis)
+        acc = np.zeros_like(out)
+        for i, kw in enumerate(k):
+            acc += kw * np.take(p, np.arange(i, i + n), axis=axis)
+        out = acc
+    return out
+
+
+def _rank_average(x: np.ndarray) -> np.ndarray:
+    """``scipy.stats.rankdata(x, method="average")`` in numpy (scipy.stats takes about
+    0.6 s to import): ranks from 1, ties get the mean of their ranks."""
+    x = np.asarray(x).ravel()
+    sorter = np.argsort(x, kind="mergesort")
+    inv = np.empty(sorter.size, dtype=np.intp)
+    inv[sorter] = np.arange(sorter.size, dtype=np.intp)
+    xs = x[sorter]
+    obs = np.r_[True, xs[1:] != xs[:-1]]
+    dense = obs.cumsum()[inv]
+    count = np.r_[np.nonzero(obs)[0], len(obs)]
+    return 0.5 * (count[dense] + count[dense - 1] + 1)
 
 
 def frequency_weights(distortion: str, family: str, csf_share: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +226,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     progressive: bool | None = DEFAULTS["progressive"],
                     chroma_weight: float = 1.0,
                     dc_trellis: bool = DEFAULTS["dc_trellis"],
-                    csf_share: float = DEFAULTS["csf_share"]):
+                    csf_share: float = DEFAULTS["csf_share"],
+                    base_quality_hint: int | None = None):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -229,6 +262,9 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     dc_trellis : choose DC levels too (rounded value or one step either side, Viterbi
         over the DC differences at the same lambda; default) instead of rounding them.
     csf_share : with ``distortion="hybrid"``, the exponent of the CSF weights (0.7).
+    base_quality_hint : the standard quality expected to fit the budget best (the base
+        quality the budget came from); saves the bisection's encodes when right (the
+        answer is verified either way, :func:`msroi.codec.rate.fit_budget`).
 
     Returns
     -------
@@ -249,7 +285,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError("saliency map has NaN or infinite values")
     if smap.size and (smap.min() < -1e-9 or smap.max() > 1 + 1e-9):
         raise MsroiError(f"saliency map values must lie in [0, 1], found {smap.min():g}..{smap.max():g}")
-    smap = np.clip(smap, 0.0, 1.0)  # bilinear resizing may step out by rounding
+    if smap.size and (smap.min() < 0.0 or smap.max() > 1.0):
+        smap = np.clip(smap, 0.0, 1.0)  # bilinear resizing may step out by rounding
     budget = int(budget_bytes)
     if budget <= 0:
         raise MsroiError(f"budget must be a positive number of bytes, got {budget_bytes}")
@@ -259,7 +296,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError(f"smooth must be >= 0, got {smooth}")
 
     coefs = dct.image_coefficients(rgb)
-    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True))
+    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True), guess=base_quality_hint)
     base_q, base_n = (base_q, len(base_data)) if base_fits else (0, None)
     start = max(base_q, 1)
     if tables not in ("auto", *dct.TABLE_FAMILIES):
@@ -282,6 +319,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     wy = block_weights(smap, 8, shape, ratio, calibrate, smooth / 8)
     wc = block_weights(smap, 16, shape, ratio, calibrate, smooth / 16)
     weights = tuple(w * masking_weights(c, float(masking)) for w, c in zip((wy, wc, wc), coefs))
+    del smap, saliency, rgb  # the coefficients hold the image from here on (memory)
     out, info = _trellis_search(coefs, families, qts, weights, cw, budget, height, width,
                                 bool(progressive), bool(dc_trellis))
     info.update(base_quality=base_q, base_bytes=base_n, ratio=float(ratio), smooth=float(smooth),
@@ -320,18 +358,23 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001):
 
     lo = hi = max(guess or 1.0, 1e-3)
     flo = fhi = f(lo)
+    # bracket: the first step is a power-law guess (bits ~ lambda^-0.7), then widening
+    # steps so a good guess costs few trellis runs
+    step = min(max(np.exp(abs(flo) / 0.7) * 1.1, 1.1), 8.0) if guess else 8.0
     while flo <= 0 and lo > 1e-3:  # lo must be over the budget
         hi, fhi = lo, flo
-        lo = max(lo / 8, 1e-3)
+        lo = max(lo / step, 1e-3)
         flo = f(lo)
+        step = min(step * step, 1e4)
     if flo <= 0:
         return 0.0 if f(0.0) <= 0 else lo
     while fhi > 0:  # hi must fit
         if hi >= 1e9:
             return hi
         lo, flo = hi, fhi
-        hi = min(hi * 8, 1e9)
+        hi = min(hi * step, 1e9)
         fhi = f(hi)
+        step = min(step * step, 1e4)
     a, fa, b, fb, side = np.log(lo), flo, np.log(hi), fhi, 0
     while b - a > np.log(tol):
         x = (a * fb - b * fa) / (fb - fa)
@@ -356,22 +399,65 @@ def _real(comps, runs, tables, height, width):
     return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width)
 
 
-def _plan(coefs, family, qt, weights, cw, budget, height, width, guess=None):
+def _plan(coefs, family, qt, weights, cw, budget, height, width, guess=None, frac=1.0):
     """Predicted weighted distortion of table quality ``qt`` of ``family`` at the budget,
     with what the final search needs: (distortion, (family, qt), tables, comps, lambda,
-    overhead bytes). ``guess``: a lambda to start from (the neighbouring table quality's)."""
+    overhead bytes). ``guess``: a lambda to start from (the neighbouring table quality's).
+
+    ``coefs`` and ``weights`` may be a sample of the image's MCU rows holding ``frac`` of
+    its blocks: the sample's file is written (width x its height), its header counted once
+    and the rest of its overhead (DC, byte stuffing) scaled by ``1 / frac``; the AC bits
+    target is the image's times ``frac``."""
     tables = dct.quality_tables(qt, family)
     comps = _trellis_components(coefs, tables, weights, cw)
     runs, bits, dist = _model(comps, 0.0)
-    data = _real(comps, runs, tables, height, width)
-    overhead = len(data) - bits / 8
-    if len(data) <= budget:
+    data = _real(comps, runs, tables, height if frac == 1.0 else coefs[0].shape[0] * 8, width)
+    header = _header_bytes(data)
+    overhead = header + (len(data) - header - bits / 8) / frac
+    if frac == 1.0 and len(data) <= budget:
         return dist, (family, qt), tables, comps, 0.0, overhead
-    lam = guess
-    for _ in range(2):
-        lam = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, tol=1.02, ftol=0.005)
-        _relength(comps, _model(comps, lam)[0])
+    target = max((budget - overhead) * 8 * frac, 0.0)
+    if frac < 1.0 and bits <= target:
+        return dist, (family, qt), tables, comps, 0.0, overhead
+    lam = _lam_for_bits(comps, target, guess=guess or 30.0, tol=1.1, ftol=0.03)  # coarse, then
+    _relength(comps, _model(comps, lam)[0])  # with the code lengths of its symbols, again
+    lam = _lam_for_bits(comps, target, guess=lam, tol=1.02, ftol=0.005)
+    _relength(comps, _model(comps, lam)[0])
     return _model(comps, lam)[2], (family, qt), tables, comps, lam, overhead
+
+
+def _header_bytes(data: bytes) -> int:
+    """Bytes of a baseline JPEG outside its entropy-coded data: everything up to the end
+    of the SOS header, plus the EOI marker."""
+    i = 2
+    while i + 4 <= len(data):
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if data[i + 1] == 0xDA:
+            return i + 2 + length + 2
+        i += 2 + length
+    return len(data)
+
+
+#: Planning (the choice of the table quality) runs on every ``PLAN_STRIDE``-th MCU row
+#: of images of at least ``PLAN_MIN_PIXELS`` (docs/research.md, "Speed": on smaller
+#: images a sample chose finer tables than the whole image and lost SSIMULACRA2; from
+#: 4 MP on it chose the same).
+PLAN_STRIDE = 4
+PLAN_MIN_PIXELS = 2_000_000
+#: Index in the candidate table qualities where the climb to the least predicted
+#: distortion starts (offset 14 of :data:`TABLE_OFFSETS`; the dip is usually at 10..20).
+PLAN_START = 5
+
+
+def _sample_rows(coefs, weights, stride):
+    """Every ``stride``-th MCU row (2 luma block rows, 1 chroma row) of the components
+    and their block weights; returns (coefs, weights, fraction of blocks kept)."""
+    rows = np.arange(0, coefs[1].shape[0], stride)
+    luma = np.stack([2 * rows, 2 * rows + 1], 1).ravel()
+    c = (np.ascontiguousarray(coefs[0][luma]), np.ascontiguousarray(coefs[1][rows]),
+         np.ascontiguousarray(coefs[2][rows]))
+    w = (weights[0][luma], weights[1][rows], weights[2][rows])
+    return c, w, len(rows) / coefs[1].shape[0]
 
 
 def _relength(comps, runs):
@@ -392,16 +478,47 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     lambda (each trellis run takes milliseconds), then checked with a real encode. Code
     lengths follow the symbols chosen, as the optimised Huffman tables will.
     """
+    if height * width >= PLAN_MIN_PIXELS and PLAN_STRIDE > 1:
+        pcoefs, pweights, frac = _sample_rows(coefs, weights, PLAN_STRIDE)
+    else:
+        pcoefs, pweights, frac = coefs, weights, 1.0
     plans = []
+    best = None
     for family in families:
-        fam = []
-        for qt in qts[family]:  # predicted distortion is unimodal in the table quality: stop past the dip
-            guess = fam[-1][4] if fam and fam[-1][4] > 0 else None
-            fam.append(_plan(coefs, family, qt, weights, cw, budget, height, width, guess))
-            if len(fam) > 1 and fam[-1][0] > min(p[0] for p in fam[:-1]):
+        # predicted distortion is unimodal in the table quality: climb from the middle
+        # offset to the dip, keeping only the best plan's trellis (memory)
+        cands = qts[family]
+        done = {}
+        last_lam = [None]
+
+        def dist(i):
+            nonlocal best
+            if i not in done:
+                plan = _plan(pcoefs, family, cands[i], pweights, cw, budget, height, width, last_lam[0], frac)
+                if plan[4] > 0:
+                    last_lam[0] = plan[4]
+                done[i] = plan[:3] + (None,) + plan[4:]
+                if best is None or plan[0] < best[0]:
+                    best = plan
+            return done[i][0]
+
+        i = min(PLAN_START, len(cands) - 1)
+        dist(i)
+        while True:
+            near = [j for j in (i - 1, i + 1) if 0 <= j < len(cands)]
+            j = min(near + [i], key=lambda k: (dist(k), k))
+            if j == i:
                 break
-        plans += fam
-    _, (family, qt), tables, comps, lam, overhead = min(plans, key=lambda p: p[0])
+            i = j
+        plans += list(done.values())
+    _, (family, qt), tables, comps, lam, overhead = best
+    del best, pcoefs, pweights  # memory: the sample is not needed any more
+    if frac < 1.0:  # the chosen table's trellis on the whole image, code lengths from the sample
+        lengths = [c.lengths for c in comps]
+        comps = None
+        comps = _trellis_components(coefs, tables, weights, cw)
+        for c, ln in zip(comps, lengths):
+            c.lengths = ln
     encodes = len(plans)
     script = None
 
@@ -422,11 +539,11 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     runs, bits, _ = _model(comps, lam)
     data = real(runs, lam)
     encodes += 1
-    if progressive or dc_trellis:
+    if progressive or dc_trellis or frac < 1.0:
         overhead = len(data) - bits / 8
     smallest = data
     best, best_lam = (data, lam) if len(data) <= budget else (None, None)
-    if lam > 0:
+    if lam > 0 or len(data) > budget:
         _relength(comps, runs)
         slack = 0
         for _ in range(6):

@@ -31,11 +31,14 @@ def _size(v):
     return s
 
 
-@njit(cache=True)
-def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
-    """a, scale: (n, 64) zigzag |coef|/q and distortion weight; writes magnitudes to out
-    and symbol counts (run*16 + size; 256 = EOB, 257 = ZRL) to counts; returns
-    (bits, weighted AC distortion)."""
+#: Blocks per parallel work item of the trellis. Fixed (not derived from the thread count),
+#: and partial sums are added in chunk order, so results do not depend on the threads.
+CHUNK = 2048
+
+
+@njit(cache=True, nogil=True)
+def _trellis_range(a, w, cw, lam, hl, eob_len, zrl_len, out, counts, b0, b1):
+    """The trellis on blocks b0..b1-1 (see :func:`_trellis`); returns (bits, distortion)."""
     inf = 1e300
     pos = np.empty(64, np.int64)
     cost = np.empty(65)
@@ -45,7 +48,8 @@ def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
     cand = np.empty(16, np.int64)
     total_bits = 0.0
     total_dist = 0.0
-    for b in range(a.shape[0]):
+    for b in range(b0, b1):
+        wb = w[b]
         m = 0
         for k in range(1, 64):
             out[b, k] = 0
@@ -53,16 +57,17 @@ def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
                 pos[m] = k
                 m += 1
             else:
-                total_dist += a[b, k] * a[b, k] * scale[b, k]
+                total_dist += a[b, k] * a[b, k] * (wb * cw[k])
         # zc[t]: distortion of zeroing the first t candidate positions
         zc[0] = 0.0
         for t in range(m):
             k = pos[t]
-            zc[t + 1] = zc[t] + a[b, k] * a[b, k] * scale[b, k]
+            zc[t + 1] = zc[t] + a[b, k] * a[b, k] * (wb * cw[k])
         cost[0] = 0.0  # node 0: start (DC); node t+1: pos[t] is the last non-zero so far
         for t in range(m):
             k = pos[t]
             x = a[b, k]
+            sk = wb * cw[k]
             lr = np.int64(np.floor(x + 0.5))
             # within a magnitude category the rate is the same, so the only candidates
             # are the rounded level and the top (cheapest-category) value of each smaller one
@@ -87,7 +92,7 @@ def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
                 for c in range(nc):
                     lv = cand[c]
                     s = _size(lv)
-                    d = (x - lv) * (x - lv) * scale[b, k]
+                    d = (x - lv) * (x - lv) * sk
                     v = base + d + lam * (hl[r, s] + s)
                     if v < best:
                         best = v
@@ -124,6 +129,72 @@ def _trellis(a, scale, lam, hl, eob_len, zrl_len, out, counts):
         total_bits += block_bits
         total_dist += best - lam * block_bits
     return total_bits, total_dist
+
+
+@njit(cache=True, nogil=True)
+def _trellis_chunks(a, w, cw, lam, hl, eob_len, zrl_len, out, counts, bits, dist, c0, c1):
+    """:func:`_trellis_range` on chunks c0..c1-1 of :data:`CHUNK` blocks; per-chunk
+    results in ``counts[c]``, ``bits[c]``, ``dist[c]``."""
+    n = a.shape[0]
+    for c in range(c0, c1):
+        r = _trellis_range(a, w, cw, lam, hl, eob_len, zrl_len, out, counts[c],
+                           c * CHUNK, min(n, (c + 1) * CHUNK))
+        bits[c] = r[0]
+        dist[c] = r[1]
+
+
+def _trellis(a, w, cw, lam, hl, eob_len, zrl_len, out, counts):
+    """a: (n, 64) zigzag |coef|/q; the distortion weight of coefficient k of block b is
+    ``w[b] * cw[k]``. Writes magnitudes to out and symbol counts (run*16 + size; 256 = EOB,
+    257 = ZRL) to counts; returns (bits, weighted AC distortion). Blocks are processed
+    in chunks of :data:`CHUNK` on :mod:`msroi.codec.threads`; the sums are taken in chunk order."""
+    from msroi.codec import threads
+
+    nch = (a.shape[0] + CHUNK - 1) // CHUNK
+    bits = np.zeros(nch)
+    dist = np.zeros(nch)
+    cnt = np.zeros((nch, 258), np.int64)
+    threads.run_chunks(_trellis_chunks, nch, a, w, cw, lam, hl, eob_len, zrl_len, out, cnt, bits, dist)
+    counts += cnt.sum(axis=0)
+    return float(np.sum(bits)), float(np.sum(dist))
+
+
+@njit(cache=True, nogil=True)
+def _prepare_chunks(coefs, qz, zigzag, a, dc_x, cnt, c0, c1):
+    """From (n, 64) natural-order coefficients: ``a`` = zigzag |coef| / q, ``dc_x`` = DC / q
+    and the symbol counts of plain rounding (``cnt[c]`` per chunk), chunks c0..c1-1."""
+    n = coefs.shape[0]
+    lv = np.empty(64, np.int64)
+    for c in range(c0, c1):
+        for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            dc_x[b] = coefs[b, 0] / qz[0]
+            last = 0
+            for i in range(1, 64):
+                x = abs(coefs[b, zigzag[i]]) / qz[i]
+                a[b, i] = x
+                lv[i] = np.int64(np.floor(x + 0.5))
+            for i in range(1, 64):
+                if lv[i] != 0:
+                    run = i - last - 1
+                    cnt[c, 257] += run // 16
+                    cnt[c, (run % 16) * 16 + _size(lv[i])] += 1
+                    last = i
+            if last < 63:
+                cnt[c, 256] += 1
+
+
+@njit(cache=True, nogil=True)
+def _levels_chunks(mags, coefs, dc, zigzag, out, c0, c1):
+    """Signed levels in natural order (int16, AC clipped to +-1023, DC to +-2047) from
+    zigzag magnitudes, the coefficients' signs and the DC levels; chunks c0..c1-1."""
+    n = mags.shape[0]
+    for b in range(c0 * CHUNK, min(n, c1 * CHUNK)):
+        d = dc[b]
+        out[b, 0] = max(-2047, min(2047, d))
+        for i in range(1, 64):
+            k = zigzag[i]
+            v = min(np.int64(mags[b, i]), 1023)
+            out[b, k] = -v if coefs[b, k] < 0 else v
 
 
 def code_lengths(counts: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -166,32 +237,48 @@ class Trellis:
 
     ``coefs`` (bh, bw, 8, 8) unquantised DCT, ``table`` (8, 8) steps, ``weights``
     (bh, bw) per-block distortion weights, ``coef_weight`` (8, 8) per-frequency weights.
+    Holds one float64 per coefficient (``a``) besides a view of ``coefs``.
     """
 
     def __init__(self, coefs, table, weights, coef_weight):
+        from msroi.codec import threads
+
         q = table.astype(np.float64)
         self.shape = coefs.shape
         n = coefs.shape[0] * coefs.shape[1]
-        flat = coefs.reshape(n, 64)[:, ZIGZAG]
-        qz = q.reshape(64)[ZIGZAG]
-        self.a = np.ascontiguousarray(np.abs(flat) / qz)
-        self.sign = np.where(flat < 0, -1, 1)
-        cw = (q * q * coef_weight).reshape(64)[ZIGZAG]
-        self.scale = np.ascontiguousarray(weights.reshape(n, 1) * cw[None, :])
-        self.dc_x = flat[:, 0] / qz[0]
+        self.coefs = np.ascontiguousarray(coefs, dtype=np.float64).reshape(n, 64)
+        qz = np.ascontiguousarray(q.reshape(64)[ZIGZAG])
+        self.a = np.empty((n, 64))
+        self.dc_x = np.empty(n)
+        nch = (n + CHUNK - 1) // CHUNK
+        cnt = np.zeros((nch, 258), np.int64)
+        threads.run_chunks(_prepare_chunks, nch, self.coefs, qz, ZIGZAG, self.a, self.dc_x, cnt)
+        self.counts0 = cnt.sum(axis=0)  # symbols of plain rounding
+        self.w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64).reshape(n))
+        self.cw = np.ascontiguousarray((q * q * coef_weight).reshape(64)[ZIGZAG])
         self.dc = np.rint(self.dc_x).astype(np.int64)
-        self.dc_dist = float(np.sum((flat[:, 0] / qz[0] - self.dc) ** 2 * self.scale[:, 0]))
-        self.counts0 = symbol_counts(np.floor(self.a + 0.5).astype(np.int64))  # plain rounding
+        self.dc_dist = float(np.sum((self.dc_x - self.dc) ** 2 * (self.w * self.cw[0])))
         self.lengths = code_lengths(self.counts0)
 
+    @property
+    def scale(self) -> np.ndarray:
+        """(n, 64) distortion weights ``w[b] * cw[k]`` (zigzag)."""
+        return self.w[:, None] * self.cw[None, :]
+
     def run(self, lam: float):
-        """Magnitudes (n, 64, zigzag) minimising distortion + lam * bits; their AC bits
-        under the current code lengths, their symbol counts and their weighted AC
+        """Magnitudes (n, 64, zigzag; int16) minimising distortion + lam * bits; their AC
+        bits under the current code lengths, their symbol counts and their weighted AC
         distortion (in coefficient units squared, comparable across tables)."""
-        out = np.zeros(self.a.shape, np.int64)
+        key = (float(lam), id(self.lengths))
+        cached = getattr(self, "_last", None)
+        if cached is not None and cached[0] == key and cached[1] is self.lengths:
+            return cached[2]
+        out = np.empty(self.a.shape, np.int16)
+        out[:, 0] = 0
         counts = np.zeros(258, np.int64)
         hl, eob, zrl = self.lengths
-        bits, dist = _trellis(self.a, self.scale, float(lam), hl, eob, zrl, out, counts)
+        bits, dist = _trellis(self.a, self.w, self.cw, float(lam), hl, eob, zrl, out, counts)
+        self._last = (key, self.lengths, (out, bits, counts, dist))  # the same call again is free
         return out, bits, counts, dist
 
     def dc_trellis(self, lam: float, mcu: int) -> float:
@@ -201,17 +288,18 @@ class Trellis:
         rounded = np.rint(self.dc_x).astype(np.int64)
         hl = dc_code_lengths(rounded, order)
         out = np.empty_like(rounded)
-        dist, bits = _dc_trellis(self.dc_x, np.ascontiguousarray(self.scale[:, 0]), order, float(lam), hl, out)
+        dist, bits = _dc_trellis(self.dc_x, np.ascontiguousarray(self.w * self.cw[0]), order, float(lam), hl, out)
         self.dc, self.dc_dist = out, float(dist)
         return float(bits)
 
     def levels(self, mags: np.ndarray) -> np.ndarray:
-        """Signed levels in natural order, shape (bh, bw, 8, 8), with rounded DC."""
-        zz = mags * self.sign
-        zz[:, 0] = self.dc
-        nat = np.empty_like(zz)
-        nat[:, ZIGZAG] = zz
-        return nat.reshape(self.shape)
+        """Signed levels in natural order, shape (bh, bw, 8, 8), int16, with the current DC
+        levels (AC clipped to +-1023 and DC to +-2047, the baseline ranges)."""
+        from msroi.codec import threads
+
+        out = np.empty(self.coefs.shape, np.int16)
+        threads.run_chunks(_levels_chunks, (len(out) + CHUNK - 1) // CHUNK, mags, self.coefs, self.dc, ZIGZAG, out)
+        return out.reshape(self.shape)
 
 
 @njit(cache=True)
