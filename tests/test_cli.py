@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,8 +10,7 @@ from PIL import Image
 from msroi.codec import jpeg
 
 
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "msroi.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture()

@@ -13,7 +13,6 @@ import functools
 import json
 import os
 import struct
-import subprocess
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -29,12 +28,10 @@ from PIL import Image
 from msroi.codec import jpeg
 from msroi.files import read_image, read_map
 
-from tests.pipeline.test_workflow import snakemake
+from tests.conftest import snakemake
 
 
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "msroi.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+from tests.conftest import run_cli as run
 
 
 def photo() -> np.ndarray:

@@ -14,9 +14,7 @@ from msroi.errors import MsroiError
 from msroi.pipeline import batch
 
 
-def run(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "msroi.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
+from tests.conftest import run_cli as run
 
 
 def records(stdout: str) -> dict:

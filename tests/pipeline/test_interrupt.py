@@ -22,7 +22,7 @@ import yaml
 from PIL import Image
 
 from tests.conftest import REPO
-from tests.pipeline.test_workflow import SNAKEMAKE
+from tests.conftest import SNAKEMAKE
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,6 @@
 """The workflow's production mode, and the workflow run from a directory outside the checkout."""
 
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,18 +10,13 @@ from PIL import Image
 from msroi.codec import jpeg
 
 from tests.conftest import REPO
+from tests.conftest import SNAKEMAKE
+from tests.conftest import snakemake as run_snakemake
 
 pytestmark = pytest.mark.slow
 
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
-
-
 def snakemake(run_dir, *args, check=True):
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(run_dir), "--cores", "2", *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=run_dir)
-    if check and r.returncode != 0:
-        raise AssertionError(f"snakemake failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
-    return r
+    return run_snakemake(run_dir, *args, check=check, configfile=False)
 
 
 @pytest.fixture(scope="module")

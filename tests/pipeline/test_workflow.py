@@ -1,30 +1,16 @@
 """End to end: the Snakemake workflow on a directory of small images."""
 
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
-
-
-def snakemake(workdir, *args, check=True):
-    cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
-           str(workdir / "config.yaml"), "--cores", "2", *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if check and r.returncode != 0:
-        raise AssertionError(f"snakemake failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
-    return r
+from tests.conftest import snakemake
 
 
 def job_counts(output: str) -> dict[str, int]:

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.pipeline.test_workflow import snakemake
+from tests.conftest import snakemake
 
 pytestmark = pytest.mark.slow
 

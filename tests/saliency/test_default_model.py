@@ -7,7 +7,6 @@ chelsea Egyptian cat 0.79, coffee espresso 0.91. Checked to within SCORE_TOLERAN
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -27,23 +26,11 @@ SCORE_TOLERANCE = 0.03
 CAT_CLASSES = {"Egyptian cat", "tabby, tabby cat", "tiger cat"}
 
 
-def _cache(pytestconfig, tmp_path_factory) -> Path:
-    cache = getattr(pytestconfig, "cache", None)
-    return cache.mkdir("msroi_default_model") if cache is not None else tmp_path_factory.mktemp("model")
-
-
 @pytest.fixture(scope="module")
-def model_dir(pytestconfig, tmp_path_factory):
+def model_dir(model_cache):
     from msroi.saliency.networks.efficientnet_lite0 import default_model_path
 
-    return default_model_path(_cache(pytestconfig, tmp_path_factory)).parent
-
-
-@pytest.fixture(scope="module")
-def classifier(model_dir):
-    from msroi.saliency.maps import load_classifier
-
-    return load_classifier("default", cache_dir=model_dir)
+    return default_model_path(model_cache).parent
 
 
 # --- the restricted unpickler -------------------------------------------------------------

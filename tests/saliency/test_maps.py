@@ -15,13 +15,6 @@ from msroi.files import read_map
 from msroi.saliency.maps import load_classifier, map_images, msroi_map, overlay, save_map
 
 
-@pytest.fixture(scope="module")
-def classifier(pytestconfig, tmp_path_factory):
-    cache = getattr(pytestconfig, "cache", None)
-    directory = cache.mkdir("msroi_default_model") if cache is not None else tmp_path_factory.mktemp("model")
-    return load_classifier("default", cache_dir=directory)
-
-
 def _tiny_contract_model(tmp_path: Path, n_classes=3, with_gap_w=True):
     """A small untrained model following the contract, saved as NAME.keras + NAME.json."""
     import keras
