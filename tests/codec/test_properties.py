@@ -98,7 +98,8 @@ def test_encode_semantic_properties(rgb, sal, base_quality, ratio):
         from msroi.quality.metrics import luma
 
         worst = jpeg.decode(jpeg.encode(rgb, 1))
-        assert psnr(luma(rgb), luma(out)) >= psnr(luma(rgb), luma(worst)) - 0.5
+        # (on a near-flat image Q1 can be exact: then 40 dB is far above any scrambled block)
+        assert psnr(luma(rgb), luma(out)) >= min(psnr(luma(rgb), luma(worst)) - 0.5, 40.0)
 
 
 @st.composite
