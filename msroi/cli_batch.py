@@ -157,4 +157,3 @@ def _report(records, target, single: bool, as_json: bool, seconds: float) -> Non
 
 def _with_baseline(rec: dict, baseline) -> dict:
     return {**rec, "baseline": str(baseline)} if baseline is not None and rec["ok"] else rec
-

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from msroi import settings
-from msroi.errors import InputError, OutputError
+from msroi.errors import InputError, MsroiError, OutputError
 
 #: Default upper bound on width x height, above which an input is refused (see
 #: :data:`msroi.settings.MAX_PIXELS` for how it was chosen).
@@ -415,3 +415,25 @@ def resize_map(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def write_csv(path, df) -> None:
     """Write a pandas DataFrame as CSV atomically (no index)."""
     write_text(path, df.to_csv(index=False))
+
+
+def save_map(path, m) -> None:
+    """Save a [0, 1] map atomically: float32 ``.npy`` for that suffix, else a 16-bit grey PNG."""
+    path = Path(path)
+    m = np.clip(np.asarray(m, dtype=np.float32), 0.0, 1.0)
+    if m.ndim != 2:
+        raise MsroiError(f"a map must be 2-D, got shape {m.shape}")
+    if path.suffix.lower() == ".npy":
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, m, allow_pickle=False)
+    else:
+        save_png(path, np.rint(m.astype(np.float64) * 65535.0).astype(np.uint16))
+
+
+def find_by_stem(directory, stem: str, suffixes) -> Path | None:
+    """The file ``{stem}{suffix}`` in ``directory`` for the first of ``suffixes`` that exists, else None."""
+    for suffix in suffixes:
+        p = Path(directory) / f"{stem}{suffix}"
+        if p.is_file():
+            return p
+    return None

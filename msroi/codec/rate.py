@@ -48,7 +48,6 @@ def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOp
     return lo, cache[lo], True
 
 
-
 def budget_bytes(baseline_bytes: int, threshold_pct: float) -> int:
     """The byte budget: ``floor(baseline_bytes * (1 + threshold_pct / 100))``."""
     return int(np.floor(baseline_bytes * (1.0 + threshold_pct / 100.0) + 1e-9))

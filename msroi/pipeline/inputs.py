@@ -26,7 +26,6 @@ MAX_ID_LENGTH = 64
 RESERVED_SUFFIXES = ("_overlay",)
 
 
-
 def image_ids(paths) -> dict[str, Path]:
     """Map each input image to a unique id usable as a file name.
 
@@ -60,7 +59,6 @@ def image_ids(paths) -> dict[str, Path]:
             key, n = f"{base}_{n}", n + 1
         ids[key] = p
     return dict(sorted(ids.items()))
-
 
 
 COLUMNS = ["id", "path", "ok", "width", "height", "status", "error"]

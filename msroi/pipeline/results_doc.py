@@ -36,7 +36,6 @@ def headline_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: in
     return table.reset_index()
 
 
-
 def _fmt(v, pct=False, digits=2) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "–"
@@ -140,7 +139,6 @@ def comparison_section(title: str, intro: list[str], columns: list[tuple[str, li
     return lines
 
 
-
 #: What the results document says about JPEG inputs, by ``run.json``'s ``jpeg_inputs``.
 _JPEG_INPUTS = {
     "downscaled": "JPEG inputs were evaluated downscaled by 2 (mean of 2x2 blocks), never at their own resolution.",
@@ -177,17 +175,14 @@ def run_info(runtime_min: float | None = None) -> dict:
             "mozjpeg": "4.0.3 (jpeglib)", "butteraugli": BUTTERAUGLI_VERSION, "runtime_min": runtime_min}
 
 
-
 def _semantic(summary: pd.DataFrame, source: str) -> pd.DataFrame:
     s = summary[(summary["method"] == "semantic") & (summary["map_source"] == source)]
     return s.set_index("base_quality").sort_index()
 
 
-
 def _references(bdrate: pd.DataFrame) -> pd.Series:
     """What each BD-rate row is measured against (tables from before the column: "jpeg")."""
     return bdrate["reference"] if "reference" in bdrate.columns else pd.Series("jpeg", index=bdrate.index)
-
 
 
 def same_encoder_table(summary: pd.DataFrame, bdrate: pd.DataFrame) -> pd.DataFrame:
@@ -212,7 +207,6 @@ def same_encoder_table(summary: pd.DataFrame, bdrate: pd.DataFrame) -> pd.DataFr
             row[f"whole_q{q}"] = s.loc[q, "delta_psnrhvsm"] - uniform.loc[q, "delta_psnrhvsm"]
         rows.append(row)
     return pd.DataFrame(rows)
-
 
 
 def targets_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: int = 50,
@@ -258,7 +252,6 @@ def targets_table(summary: pd.DataFrame, bdrate: pd.DataFrame, base_quality: int
         worst = 100 * s["bytes_vs_base_max"].max()
         rows.append(("largest output relative to standard JPEG at its base quality (%)", "<= 0", worst, worst <= 0))
     return [(what, target, float(value), bool(met)) for what, target, value, met in rows]
-
 
 
 def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, base_quality: int = 50) -> str:
@@ -374,7 +367,6 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
     return "\n".join(lines) + "\n"
 
 
-
 def write_results_doc(results_dir, docs_dir, runtime_min: float | None = None, base_quality: int = 50) -> Path:
     """Copy ``summary.csv`` and ``bdrate.csv`` from ``results_dir`` to ``docs_dir/results/``
     with a ``run.json`` of :func:`run_info`, and write ``docs_dir/results.md`` from them.
@@ -403,7 +395,6 @@ def write_results_doc(results_dir, docs_dir, runtime_min: float | None = None, b
     return render_results_doc(docs_dir, base_quality)
 
 
-
 def render_results_doc(docs_dir, base_quality: int = 50) -> Path:
     """(Re)write ``docs_dir/results.md`` from ``docs_dir/results/{summary,bdrate}.csv`` and
     ``run.json``; returns its path."""
@@ -417,12 +408,10 @@ def render_results_doc(docs_dir, base_quality: int = 50) -> Path:
     return docs_dir / "results.md"
 
 
-
 def _cpu_count() -> int:
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
 
 
 def _turbo() -> str:

@@ -62,12 +62,11 @@ def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
 
     roi_path = Path(roi_path)
     if roi_path.is_dir():
-        found = [roi_path / f"{image_id}{s}" for s in priors.MAP_SUFFIXES if (roi_path / f"{image_id}{s}").is_file()]
-        return load_roi(found[0], shape) if found else None
+        found = files.find_by_stem(roi_path, image_id, priors.MAP_SUFFIXES)
+        return load_roi(found, shape) if found else None
     if roi_path.suffix.lower() in (".csv", ".json") and not boxes_for(read_boxes(roi_path), image_id):
         return None
     return load_roi(roi_path, shape, image=image_id)
-
 
 
 def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(), roi_path="",
@@ -106,16 +105,13 @@ def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = En
     return df
 
 
-
 #: Columns that identify a setting; everything numeric outside them is summarised.
 SETTING_COLUMNS = ["method", "map_source", "selection", "base_quality", "threshold_pct"]
-
 
 
 #: Columns of a row that are neither settings nor measurements.
 _NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimize", "progressive", "subsampling",
                    "ratio", "smooth", "metadata_bytes"}
-
 
 
 #: The reference encoders every setting is compared with: libjpeg-turbo and mozjpeg.
@@ -157,12 +153,10 @@ def add_equal_bytes(metrics: pd.DataFrame, sweeps: dict[str, dict[str, pd.DataFr
     return out
 
 
-
 #: The semantic method with a uniform map: the same encoder as the semantic method, without
 #: semantics. Semantic settings are also compared with it, so that the semantic part of the
 #: gain is not an encoder gain in disguise.
 SAME_ENCODER = "semantic uniform"
-
 
 
 def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -193,7 +187,6 @@ def bd_rates(metrics: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-
 def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
     """Per group of ``by``: the number of images, and mean (with 95% interval for deltas and
     BD-rates) of each column over its finite values; ``n_skipped`` counts the non-finite
@@ -222,7 +215,6 @@ def _with_ci(df: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFram
                 row[f"{c}_max"] = g[c].max()
         rows.append(row)
     return pd.DataFrame(rows)
-
 
 
 def aggregate(score_csvs, metrics_csv, summary_csv, sweep_csvs=(), bdrate_csv=None):

@@ -34,7 +34,7 @@ from PIL import Image
 
 from msroi import settings
 from msroi.errors import InputError, MsroiError
-from msroi.files import atomic_path, read_image, resize_map, save_png, write_text
+from msroi.files import read_image, resize_map, save_map, save_png, write_text
 from msroi.saliency import cam
 from msroi.saliency.priors import center_map
 
@@ -255,19 +255,6 @@ def msroi_map(
         "confidence": max([top[0][2] if top else 0.0] + [f[4] for f in found]),
     }
     return m, top, info
-
-
-def save_map(path, m) -> None:
-    """Save a [0, 1] map atomically: float32 ``.npy`` for that suffix, else 16-bit grey PNG."""
-    path = Path(path)
-    m = np.clip(np.asarray(m, dtype=np.float32), 0.0, 1.0)
-    if m.ndim != 2:
-        raise MsroiError(f"a map must be 2-D, got shape {m.shape}")
-    if path.suffix.lower() == ".npy":
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.save(f, m, allow_pickle=False)
-    else:
-        save_png(path, np.rint(m.astype(np.float64) * 65535.0).astype(np.uint16))
 
 
 def jet(m) -> np.ndarray:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from msroi import settings
 from msroi.errors import InputError
-from msroi.files import read_map
+from msroi.files import find_by_stem, read_map
 
 PRIOR_SOURCES = ("uniform", "center")
 MAP_SUFFIXES = (".png", ".npy", ".tif", ".tiff", ".pgm")
@@ -32,11 +31,9 @@ def center_map(shape: tuple[int, int], sigma: float = settings.CENTER_SIGMA) -> 
 
 def file_map(maps_dir, stem: str, shape: tuple[int, int]) -> np.ndarray:
     """The user's map for image ``stem`` from ``maps_dir`` (``stem.png``/``.npy``/...), resized to ``shape``."""
-    maps_dir = Path(maps_dir)
-    for suffix in MAP_SUFFIXES:
-        p = maps_dir / f"{stem}{suffix}"
-        if p.is_file():
-            return read_map(p, shape)
+    p = find_by_stem(maps_dir, stem, MAP_SUFFIXES)
+    if p is not None:
+        return read_map(p, shape)
     raise InputError(maps_dir / stem, f"no map for image {stem!r} in {maps_dir} (looked for {', '.join(MAP_SUFFIXES)})")
 
 
