@@ -88,7 +88,7 @@ def cmd_map(args) -> int:
 def cmd_metrics(args) -> int:
     import math
 
-    from msroi.quality.metrics import compare_files
+    from msroi.pipeline.score import compare_files
 
     values = compare_files(args.reference, args.distorted, roi=args.roi, roi_kind=args.roi_kind)
     if args.json:

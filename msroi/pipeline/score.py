@@ -250,3 +250,30 @@ def aggregate(score_csvs, metrics_csv, summary_csv, sweep_csvs=(), bdrate_csv=No
     if bdrate_csv is not None:
         write_csv(bdrate_csv, bd_summary)
     return metrics, summary, bd_summary
+
+
+def compare_files(reference, distorted, roi=None, roi_kind: str = "auto", metrics=None) -> dict[str, float]:
+    """Metrics of two image files; what ``msroi metrics REFERENCE DISTORTED [--roi FILE]`` runs.
+
+    Reads both with :func:`msroi.files.read_image`; ``roi`` is an optional path read by
+    :func:`msroi.quality.roi.load_roi` at the reference's size (a boxes file is looked up by the
+    reference's file name or stem). Returns :func:`msroi.quality.metrics.all_metrics`. Raises
+    :class:`~msroi.errors.InputError` / :class:`MsroiError` with one-line messages.
+    """
+    from msroi.errors import InputError
+    from msroi.files import read_image
+    from msroi.quality.metrics import all_metrics
+
+    a = read_image(reference)
+    b = read_image(distorted)
+    if a.shape != b.shape:
+        raise InputError(distorted, f"is {b.shape[1]}x{b.shape[0]} but the reference {Path(reference).name} is "
+                                    f"{a.shape[1]}x{a.shape[0]}")
+    w = boxes = None
+    if roi is not None:
+        from msroi.quality.roi import BOX_SUFFIXES, boxes_for, load_roi, read_boxes
+
+        w = load_roi(roi, a.shape[:2], image=Path(reference).name, kind=roi_kind)
+        if roi_kind == "boxes" or (roi_kind == "auto" and Path(roi).suffix.lower() in BOX_SUFFIXES):
+            boxes = boxes_for(read_boxes(roi), Path(reference).name)
+    return all_metrics(a, b, w, metrics=metrics, boxes=boxes)
