@@ -956,7 +956,7 @@ def test_batch_finishes_every_good_photo(batch_run):
     assert len(used) == 9
     metrics = pd.read_csv(wd / "results/metrics.csv")
     assert set(metrics["image"]) == set(used["id"])
-    assert len(metrics) == 9 * 2  # every good photo x (jpeg, semantic center)
+    assert len(metrics) == 9 * 3  # every good photo x (jpeg, mozjpeg, semantic center)
     for row in metrics.itertuples():
         assert row.bytes == (wd / row.output).stat().st_size
     icc = _adobe_like_icc()

@@ -164,7 +164,7 @@ def _pointing_game(model, manifest_csv, root):
     maps = []
     for path in test:
         img = read_image(path)
-        roi, _ = msroi_map(model, img, short_side=min(img.shape[:2]))
+        roi, _ = msroi_map(model, img, short_side=min(img.shape[:2]), method="paper")  # the paper's map
         maps.append(roi)
         y, x = np.unravel_index(np.argmax(roi), roi.shape)
         b = boxes.loc[str(Path(path).resolve())]
