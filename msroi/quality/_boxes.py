@@ -1,10 +1,25 @@
-"""Box-ROI pooling shared by the quality metrics: crop both images alike, area-weighted mean."""
+"""What SSIMULACRA2 and Butteraugli share: the input check and box-ROI pooling (crop both images
+alike, area-weighted mean)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+
+def check_rgb_pair(reference, distorted, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both images as arrays; ValueError naming ``metric`` unless both are (H, W, 3) uint8 of one shape."""
+    ref = np.asarray(reference)
+    dist = np.asarray(distorted)
+    for name, img in (("reference", ref), ("distorted", dist)):
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"{metric}: {name} must be an H x W x 3 RGB array, got shape {img.shape}")
+        if img.dtype != np.uint8:
+            raise ValueError(f"{metric}: {name} must be uint8 sRGB, got dtype {img.dtype}")
+    if ref.shape != dist.shape:
+        raise ValueError(f"{metric}: image shapes differ: reference {ref.shape}, distorted {dist.shape}")
+    return ref, dist
 
 
 def clip_box(box, shape) -> tuple[int, int, int, int]:

@@ -43,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import MsroiError
-from ._boxes import roi_mean
+from msroi.quality._boxes import check_rgb_pair, roi_mean
 
 __all__ = [
     "BUTTERAUGLI_MIN_SIDE",
@@ -115,15 +115,7 @@ def butteraugli_available() -> bool:
 
 
 def _check_pair(reference, distorted) -> tuple[np.ndarray, np.ndarray]:
-    ref = np.asarray(reference)
-    dist = np.asarray(distorted)
-    for name, img in (("reference", ref), ("distorted", dist)):
-        if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"Butteraugli: {name} must be an H x W x 3 RGB array, got shape {img.shape}")
-        if img.dtype != np.uint8:
-            raise ValueError(f"Butteraugli: {name} must be uint8 sRGB, got dtype {img.dtype}")
-    if ref.shape != dist.shape:
-        raise ValueError(f"Butteraugli: image shapes differ: reference {ref.shape}, distorted {dist.shape}")
+    ref, dist = check_rgb_pair(reference, distorted, "Butteraugli")
     if ref.shape[0] < 1 or ref.shape[1] < 1:
         raise ValueError(f"Butteraugli: empty image, shape {ref.shape}")
     return ref, dist

@@ -41,7 +41,7 @@ from functools import cache
 import numpy as np
 from scipy.ndimage import correlate1d
 
-from ._boxes import roi_mean
+from msroi.quality._boxes import check_rgb_pair, roi_mean
 
 __all__ = [
     "SSIMULACRA2_MIN_SIDE",
@@ -156,15 +156,7 @@ _LINEAR = _srgb_to_linear_lut()
 
 
 def _check_pair(reference, distorted, check_size: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    ref = np.asarray(reference)
-    dist = np.asarray(distorted)
-    for name, img in (("reference", ref), ("distorted", dist)):
-        if img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"SSIMULACRA2: {name} must be an H x W x 3 RGB array, got shape {img.shape}")
-        if img.dtype != np.uint8:
-            raise ValueError(f"SSIMULACRA2: {name} must be uint8 sRGB, got dtype {img.dtype}")
-    if ref.shape != dist.shape:
-        raise ValueError(f"SSIMULACRA2: image shapes differ: reference {ref.shape}, distorted {dist.shape}")
+    ref, dist = check_rgb_pair(reference, distorted, "SSIMULACRA2")
     h, w = ref.shape[:2]
     if check_size and (h < SSIMULACRA2_MIN_SIDE or w < SSIMULACRA2_MIN_SIDE):
         raise ValueError(f"SSIMULACRA2 needs at least {SSIMULACRA2_MIN_SIDE}x{SSIMULACRA2_MIN_SIDE} "
