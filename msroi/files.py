@@ -322,10 +322,11 @@ def write_text(path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def save_png(path, array: np.ndarray) -> None:
-    """Save a uint8 (grey or RGB) or uint16 (grey) array as PNG, atomically."""
+def save_png(path, array: np.ndarray, icc_profile: bytes | None = None) -> None:
+    """Save a uint8 (grey or RGB) or uint16 (grey) array as PNG, atomically, with an
+    optional ICC profile (iCCP chunk)."""
     with atomic_path(path) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
+        Image.fromarray(array).save(tmp, format="PNG", **({"icc_profile": icc_profile} if icc_profile else {}))
 
 
 def _read_npy(path: Path, max_pixels: int) -> np.ndarray:

@@ -45,16 +45,17 @@ def scale_boxes(boxes, old_shape, new_shape) -> list[tuple[float, float, float, 
 def prepare_original(image_path, out_png, out_boxes_csv, image_id: str, roi_path="", downscale_jpeg: bool = True,
                      max_pixels: int = files.DEFAULT_MAX_PIXELS) -> dict:
     """Write the evaluation original of one input to ``out_png`` (a JPEG input reduced by
-    :data:`JPEG_REDUCTION` when ``downscale_jpeg``, any other input as decoded) and its ROI
+    :data:`JPEG_REDUCTION` when ``downscale_jpeg``, any other input as decoded; its ICC
+    profile kept) and its ROI
     boxes, scaled alike, to ``out_boxes_csv`` (``image,x0,y0,x1,y1``; only the header when
     ``roi_path`` is not a boxes file or has no box for ``image_id``). Returns
     ``{"width", "height", "reduced"}``."""
     from msroi.pipeline.score import image_boxes
 
-    rgb = files.read_image(image_path, max_pixels)
+    rgb, meta = files.read_image(image_path, max_pixels, with_metadata=True)
     reduced = downscale_jpeg and is_jpeg(image_path)
     out = reduce_image(rgb) if reduced else rgb
-    files.save_png(out_png, out)
+    files.save_png(out_png, out, icc_profile=meta.icc_profile)  # the colours mean what they meant
     boxes = scale_boxes(image_boxes(roi_path, image_id) or [], rgb.shape, out.shape)
     write_csv(out_boxes_csv, pd.DataFrame([(image_id, *b) for b in boxes], columns=["image", "x0", "y0", "x1", "y1"]))
     return {"width": out.shape[1], "height": out.shape[0], "reduced": reduced}
