@@ -1,4 +1,4 @@
-"""Speed and memory of the semantic encoder against mozjpeg (issue 15).
+"""Speed and memory of the semantic encoder against mozjpeg.
 
 Run: python benchmarks/bench_speed.py [repeats] [--sizes 0.4,4,24] [--no-rss] [--no-cold]
 

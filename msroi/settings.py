@@ -11,8 +11,8 @@ import math
 
 #: Memory a single job may use, and what the semantic encoder needs per pixel: measured
 #: 60 bytes per pixel peak RSS for ``msroi compress`` on a 6000 x 4000 photo (1.44 GB;
-#: issue 15, ``benchmarks/bench_speed.py``), rounded up to 64 for other maps and inputs
-#: (before issue 15: 320 to 390 bytes per pixel).
+#: ``benchmarks/bench_speed.py``), rounded up to 64 for other maps and inputs
+#: (the encoder before its compiled kernels needed 320 to 390 bytes per pixel).
 MEMORY_BUDGET_BYTES = 8 * 2**30
 SEMANTIC_BYTES_PER_PIXEL = 64
 

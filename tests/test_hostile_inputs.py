@@ -759,7 +759,7 @@ def test_default_max_pixels_fits_the_memory_budget():
 
     assert files.DEFAULT_MAX_PIXELS == settings.MAX_PIXELS
     assert settings.MAX_PIXELS * settings.SEMANTIC_BYTES_PER_PIXEL <= settings.MEMORY_BUDGET_BYTES
-    # the 9000 x 9000 PNG that took 8.35 GB before issue 15 now fits (81 M px x 64 B = 5.2 GB);
+    # the 9000 x 9000 PNG that once took 8.35 GB now fits (81 M px x 64 B = 5.2 GB);
     # the limit stays under what Pillow refuses on its own
     assert 9000 * 9000 * settings.SEMANTIC_BYTES_PER_PIXEL <= settings.MEMORY_BUDGET_BYTES
     assert settings.MAX_PIXELS < 2 * 89_478_485

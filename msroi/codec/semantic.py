@@ -1,6 +1,6 @@
 """Saliency-driven bit allocation inside one standard JPEG.
 
-The project's semantic method (``docs/research.md``; issue 14 changed the defaults):
+The project's semantic method (``docs/research.md``):
 
 1. One quantisation table pair for the whole file: a table family's base tables
    (default N. Robidoux's, mozjpeg's default; or the standard's Annex K) scaled by
@@ -250,7 +250,7 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         scaled by libjpeg's quality scaling and clamped to 8 bits.
     distortion : per-frequency weighting of the trellis' distortion, "csf", "mse" or
         "table" or "hybrid" (:func:`frequency_weights`); None = "hybrid" if ``perceptual``
-        else "mse". ("csf" was the default before issue 14; "table" is best on
+        else "mse". ("csf" was the earlier default; "table" is best on
         SSIMULACRA2 and Butteraugli but costs PSNR-HVS-M and SSIM, docs/research.md.)
     masking : activity masking scale E0 (:func:`masking_weights`; 0 = off,
         :data:`MOZJPEG_MASKING` = mozjpeg's).

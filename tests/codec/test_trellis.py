@@ -104,7 +104,7 @@ def test_rate_model_predicts_the_file_size():
 def test_uniform_map_beats_libjpeg_at_equal_bytes():
     # the encoder gain users get even without a map, at or below the bytes of standard
     # JPEG (libjpeg-turbo, optimised Huffman) at q50, on SSIMULACRA2 and PSNR-HVS-M: the
-    # default (Robidoux tables, hybrid weights, issue 14), the table-relative weighting
+    # default (Robidoux tables, hybrid weights), the table-relative weighting
     # (best on SSIMULACRA2) and the former CSF weighting on Annex K tables
     from msroi.quality.ssimulacra2 import ssimulacra2
 
