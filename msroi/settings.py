@@ -44,6 +44,12 @@ SHORT_SIDE_RANGE = (32, 2048)
 LAST_WEIGHT = 1.2
 LAST_WEIGHT_RANGE = (0.01, 100.0)
 
+#: Reference sweep: a target byte count needs no new reference point when a scored one is
+#: within this relative difference of log bytes (research/exp_sweep_tolerance.py measures
+#: what it costs in interpolation error on the development photos).
+SWEEP_TOLERANCE = 0.03
+SWEEP_TOLERANCE_RANGE = (0.0, 0.2)
+
 #: Centre prior (fraction of each side).
 CENTER_SIGMA = 0.25
 CENTER_SIGMA_RANGE = (0.01, 10.0)

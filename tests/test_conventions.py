@@ -72,6 +72,7 @@ def test_schema_defaults_and_bounds_are_the_code_constants():
     for path, default, bounds in [
         (("max_pixels",), settings.MAX_PIXELS, settings.MAX_PIXELS_RANGE),
         (("center_sigma",), settings.CENTER_SIGMA, settings.CENTER_SIGMA_RANGE),
+        (("evaluation", "sweep_tolerance"), settings.SWEEP_TOLERANCE, settings.SWEEP_TOLERANCE_RANGE),
         (("semantic", "ratio"), settings.RATIO, settings.RATIO_RANGE),
         (("semantic", "smooth"), settings.SMOOTH, settings.SMOOTH_RANGE),
         (("model", "top_k"), settings.TOP_K, settings.TOP_K_RANGE),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msroi import files
+from msroi import files, settings
 from msroi.codec import jpeg
 from msroi.codec.jpeg import EncoderOptions
 from msroi.errors import MsroiError
@@ -71,11 +71,12 @@ def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
 
 def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = EncoderOptions(), roi_path="",
                 qualities=range(1, 101), max_pixels: int = files.DEFAULT_MAX_PIXELS, encoder: str = "jpeg",
-                records=(), known=None) -> pd.DataFrame:
+                records=(), known=None, tolerance: float = settings.SWEEP_TOLERANCE) -> pd.DataFrame:
     """The reference curve of one image for ``encoder`` (``jpeg`` or ``mozjpeg``, see
     :func:`msroi.quality.rd.reference_encoder`), scored with every metric (and ROI metrics
     when a ROI is configured): with ``records`` (CSV files listing the outputs of this image),
-    only the qualities bracketing their byte counts; otherwise every quality in ``qualities``.
+    the qualities :func:`msroi.quality.rd.bracket_qualities` chooses for their byte counts
+    with ``tolerance``; otherwise every quality in ``qualities``.
     ``known``: the score CSV of this encoder's own outputs (scored at their base qualities,
     not scored again). Byte counts include the metadata every output of the image carries
     (its ICC profile), so that outputs and the curve are compared as the files they are.
@@ -95,7 +96,7 @@ def sweep_image(image_path, out_csv, image_id: str, options: EncoderOptions = En
             scored = pd.read_csv(known)
             scored = scored[scored["method"] == encoder].rename(columns={"base_quality": "q"})
             scored = scored[["q", "bytes", *metric_columns(scored)]].assign(bytes=lambda d: d["bytes"] - extra)
-        df = sweep_for_bytes(rgb, encode, targets, roi=roi, boxes=boxes, known=scored)
+        df = sweep_for_bytes(rgb, encode, targets, roi=roi, boxes=boxes, known=scored, tolerance=tolerance)
     else:
         df = standard_sweep(rgb, encode, qualities, roi=roi, boxes=boxes)
     df["bytes"] += extra

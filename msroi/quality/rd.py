@@ -35,43 +35,66 @@ def reference_encoder(name: str, options: EncoderOptions | None = None) -> Calla
     raise MsroiError(f"unknown reference encoder {name!r} (use 'jpeg' or 'mozjpeg')")
 
 
-def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: int = 100) -> list[int]:
-    """The qualities whose file sizes bracket each target byte count.
+def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: int = 100, known=(),
+                      tolerance: float = 0.0) -> list[int]:
+    """The qualities to score so that every target byte count can be read off a curve.
 
     ``size_at(q)`` gives the file size at quality q (called at most once per quality; sizes
-    are taken to grow with q). For each target t: the largest q with ``size_at(q) <= t`` and
-    q + 1, found by bisection over ``lo..hi``; ``lo`` alone below the smallest file and
-    ``hi`` alone above the largest. Returns the sorted union.
+    are taken to grow with q); ``known`` maps qualities already scored to their sizes. For
+    each target t, bisection over ``lo..hi`` (narrowed by every size seen so far) finds the
+    largest q with ``size_at(q) <= t`` and q + 1. Each target ends up bracketed by chosen
+    qualities (``lo`` alone below the smallest file, ``hi`` alone above the largest) and, when
+    no chosen quality is within ``tolerance`` of it (relative difference of log bytes), the
+    nearer of q and q + 1 is chosen too; ``tolerance=0`` chooses both. Returns the sorted
+    qualities to score that are not in ``known``.
     """
-    sizes: dict[int, int] = {}
+    sizes: dict[int, int] = {int(q): int(b) for q, b in dict(known).items()}
+    chosen = set(sizes)
 
     def size(q):
         if q not in sizes:
             sizes[q] = size_at(q)
         return sizes[q]
 
-    need = set()
+    def near(t, qs):
+        return any(abs(np.log(sizes[q] / t)) <= tolerance for q in qs)
+
     for t in sorted({int(t) for t in targets}):
+        if t <= 0:
+            continue
         if size(lo) > t:
-            need.add(lo)
-        elif size(hi) <= t:
-            need.add(hi)
-        else:
-            a, b = lo, hi
-            while b - a > 1:
-                m = (a + b) // 2
-                a, b = (m, b) if size(m) <= t else (a, m)
-            need |= {a, b}
-    return sorted(need)
+            chosen.add(lo)
+            continue
+        if size(hi) <= t:
+            chosen.add(hi)
+            continue
+        a = max(q for q, b in sizes.items() if b <= t)
+        b = min(q for q, b in sizes.items() if b > t)
+        while b - a > 1:
+            m = (a + b) // 2
+            a, b = (m, b) if size(m) <= t else (a, m)
+        below = [q for q in chosen if q <= a]
+        above = [q for q in chosen if q >= b]
+        if tolerance <= 0:
+            chosen |= {a, b}
+            continue
+        if not below:
+            chosen.add(a)
+        if not above:
+            chosen.add(b)
+        if not near(t, chosen):
+            chosen.add(min((a, b), key=lambda q: abs(np.log(sizes[q] / t))))
+    return sorted(chosen - set(dict(known)))
 
 
 def sweep_for_bytes(rgb, encode: Callable[[np.ndarray, int], bytes], targets, roi=None, boxes=None, metrics=None,
-                    known=None):
+                    known=None, tolerance: float = 0.0):
     """The reference curve an equal-bytes comparison needs: ``encode`` at the qualities that
-    bracket every byte count in ``targets`` (:func:`bracket_qualities`), scored like
-    :func:`standard_sweep` (same columns); each quality is encoded once. ``known``: rows
-    already scored with the same encoder (columns ``q``, ``bytes`` and the metrics, e.g. its
-    outputs at the base qualities), reused instead of encoded and scored again."""
+    :func:`bracket_qualities` chooses for the byte counts in ``targets`` (with
+    ``tolerance``), scored like :func:`standard_sweep` (same columns); each quality is
+    encoded once. ``known``: rows already scored with the same encoder (columns ``q``,
+    ``bytes`` and the metrics, e.g. its outputs at the base qualities), reused instead of
+    encoded and scored again; the returned curve holds them and the new rows."""
     import pandas as pd
 
     rgb = np.asarray(rgb, dtype=np.uint8)
@@ -84,11 +107,9 @@ def sweep_for_bytes(rgb, encode: Callable[[np.ndarray, int], bytes], targets, ro
             files[q] = encode(image, q)
         return files[q]
 
-    qualities = bracket_qualities(lambda q: known_size.get(q) or len(encoded(rgb, q)), targets)
-    new = standard_sweep(rgb, encoded, [q for q in qualities if q not in known_size], roi=roi, metrics=metrics,
-                         boxes=boxes)
-    reused = known[known["q"].isin(qualities)]
-    return pd.concat([new, reused], ignore_index=True).sort_values("q", kind="stable").reset_index(drop=True)
+    qualities = bracket_qualities(lambda q: len(encoded(rgb, q)), targets, known=known_size, tolerance=tolerance)
+    new = standard_sweep(rgb, encoded, qualities, roi=roi, metrics=metrics, boxes=boxes)
+    return pd.concat([new, known], ignore_index=True).sort_values("q", kind="stable").reset_index(drop=True)
 
 
 def standard_sweep(

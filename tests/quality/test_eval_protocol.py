@@ -56,6 +56,19 @@ def test_bracket_qualities_finds_each_size_with_few_encodes():
     assert len(calls) == len(set(calls)) < 25
 
 
+def test_bracket_qualities_with_a_tolerance_reuses_scored_points():
+    sizes = {q: int(1000 * 1.03 ** q) for q in range(1, 101)}
+    known = {q: sizes[q] for q in (30, 40, 50)}
+    # 0.2% under a scored size: covered by it (bracketed by 30 and 40, within 3%)
+    assert rd.bracket_qualities(sizes.get, [int(sizes[40] * 0.998)], known=known, tolerance=0.03) == []
+    # halfway between 30 and 40 (about 15% from both): the nearest quality is scored
+    assert rd.bracket_qualities(sizes.get, [sizes[35] + 1], known=known, tolerance=0.03) == [35]
+    # below the smallest scored size: bracketed from below even when within tolerance
+    assert rd.bracket_qualities(sizes.get, [sizes[30] - 5], known=known, tolerance=0.03) == [29]
+    # tolerance 0: both bracketing qualities, the known ones not returned
+    assert rd.bracket_qualities(sizes.get, [sizes[44] + 1], known=known, tolerance=0) == [44, 45]
+
+
 def test_all_metrics_scores_ssimulacra2_and_butteraugli_with_one_tool_call(photo, monkeypatch):
     from msroi.quality import butteraugli as B
     from msroi.quality.ssimulacra2 import ssimulacra2, ssimulacra2_roi

@@ -12,6 +12,8 @@ rule standard:
         records=records_path("{method}", "standard", "{image}"),
     log:
         f"{RESULTS}/logs/standard/{{method}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/standard/{{method}}/{{image}}.tsv",
     wildcard_constraints:
         method="jpeg|jpegli|mozjpeg",
     conda:
@@ -37,6 +39,8 @@ rule original:
         records=records_path("original", "{source}-sel{sel}", "{image}"),
     log:
         f"{RESULTS}/logs/original/{{source}}-sel{{sel}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/original/{{source}}-sel{{sel}}/{{image}}.tsv",
     conda:
         "../../environment.yml"
     threads: 1
@@ -61,6 +65,8 @@ rule semantic:
         records=records_path("semantic", "{source}", "{image}"),
     log:
         f"{RESULTS}/logs/semantic/{{source}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/semantic/{{source}}/{{image}}.tsv",
     conda:
         "../../environment.yml"
     threads: 1

@@ -51,6 +51,8 @@ rule evaluation_original:
         boxes=f"{RESULTS}/originals/{{image}}_roi.csv",
     log:
         f"{RESULTS}/logs/evaluation_original/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluation_original/{{image}}.tsv",
     conda:
         "../../environment.yml"
     threads: 1

@@ -8,6 +8,8 @@ rule prior_map:
         f"{RESULTS}/maps/{{source}}/{{image}}.png",
     log:
         f"{RESULTS}/logs/prior_map/{{source}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/prior_map/{{source}}/{{image}}.tsv",
     wildcard_constraints:
         source="center|uniform",
     conda:
@@ -69,6 +71,8 @@ rule msroi_maps:
         directory(f"{RESULTS}/maps/msroi"),
     log:
         f"{RESULTS}/logs/msroi_maps.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/msroi_maps.tsv",
     conda:
         "../../environment.yml"
     threads: 2

@@ -13,6 +13,8 @@ rule score:
         f"{RESULTS}/scores/{{method}}/{{variant}}/{{image}}.csv",
     log:
         f"{RESULTS}/logs/score/{{method}}/{{variant}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/score/{{method}}/{{variant}}/{{image}}.tsv",
     conda:
         "../../environment.yml"
     threads: 1
@@ -35,6 +37,8 @@ rule sweep:
         f"{RESULTS}/sweep/{{encoder}}/{{image}}.csv",
     log:
         f"{RESULTS}/logs/sweep/{{encoder}}/{{image}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/sweep/{{encoder}}/{{image}}.tsv",
     conda:
         "../../environment.yml"
     threads: 1
@@ -44,6 +48,7 @@ rule sweep:
     params:
         encoder=ENCODER,
         roi=image_roi,
+        tolerance=config["evaluation"]["sweep_tolerance"],
         max_pixels=config["max_pixels"],
     script:
         "../scripts/sweep.py"
@@ -59,6 +64,8 @@ rule aggregate:
         bdrate=f"{RESULTS}/bdrate.csv",
     log:
         f"{RESULTS}/logs/aggregate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate.tsv",
     conda:
         "../../environment.yml"
     threads: 1

@@ -39,6 +39,8 @@ rule study:
         ),
     log:
         f"{RESULTS}/logs/study.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/study.tsv",
     conda:
         "../../environment.yml"
     threads: 1
