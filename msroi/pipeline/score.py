@@ -19,7 +19,8 @@ def score_records(image_path, records_csv, out_csv, roi_path="", max_pixels: int
     """Score every output listed in ``records_csv`` (all of one image) against the image.
 
     Returns (and writes to ``out_csv``) the records joined with bytes, bpp and all metrics,
-    plus ROI metrics when ``roi_path`` gives a region for this image; one row per output.
+    plus ROI metrics when ``roi_path`` gives a region for this image (and ``roi_fraction``,
+    the ROI's mean weight: the share of the frame a mask covers); one row per output.
     """
     from msroi.quality.metrics import all_metrics
 
@@ -29,10 +30,11 @@ def score_records(image_path, records_csv, out_csv, roi_path="", max_pixels: int
     roi = load_image_roi(roi_path, image_id, ref.shape[:2]) if len(records) else None
     boxes = image_boxes(roi_path, image_id) if roi is not None else None
     h, w = ref.shape[:2]
+    roi_fraction = float(roi.mean()) if roi is not None else float("nan")
     rows = []
     for rec in records.to_dict("records"):
         data = Path(rec["output"]).read_bytes()
-        rows.append({**rec, "bytes": len(data), "bpp": 8.0 * len(data) / (h * w),
+        rows.append({**rec, "bytes": len(data), "bpp": 8.0 * len(data) / (h * w), "roi_fraction": roi_fraction,
                      **all_metrics(ref, jpeg.decode(data), roi, boxes=boxes)})
     df = pd.DataFrame(rows)
     write_csv(out_csv, df)
@@ -112,7 +114,7 @@ SETTING_COLUMNS = ["method", "map_source", "selection", "base_quality", "thresho
 
 #: Columns of a row that are neither settings nor measurements.
 _NOT_SUMMARISED = {"image", "output", "width", "height", "fits_budget", "optimize", "progressive", "subsampling",
-                   "ratio", "smooth", "metadata_bytes"}
+                   "ratio", "smooth", "metadata_bytes", "roi_fraction"}
 
 
 #: The reference encoders every setting is compared with: libjpeg-turbo and mozjpeg.

@@ -19,9 +19,26 @@ def test_results_doc_in_the_repo_is_what_its_csvs_give(tmp_path):
     committed = (docs / "results.md").read_text()
     copy = tmp_path / "docs"
     (copy / "results").mkdir(parents=True)
-    for name in ("summary.csv", "bdrate.csv", "run.json"):
+    for name in ("summary.csv", "bdrate.csv", "per_image.csv", "run.json"):
         (copy / "results" / name).write_text((docs / "results" / name).read_text())
     assert render_results_doc(copy).read_text() == committed
+
+
+def test_targets_read_the_map_share_on_small_rois_and_monotone_quality():
+    rows = []
+    for image, fraction, gain in (("small", 0.1, 1.3), ("large", 0.8, 1.0)):
+        for source, factor in (("uniform", 1.0), ("msroi", gain)):
+            for q, b in ((30, 1000), (50, 1500), (70, 2200)):
+                rows.append({"image": image, "map_source": source, "base_quality": q, "bytes": b * (2 - factor),
+                             "roi_fraction": fraction, "roi_ssimulacra2": 40 + q / 2, "ssimulacra2": 40 + q / 2})
+    per_image = pd.DataFrame(rows)
+    share, n = results_doc.map_share(per_image)
+    # only the small-ROI image counts; it needs 30% fewer bytes for the same ROI score
+    assert n == 1 and share == pytest.approx(-30.0, abs=1e-6)
+    assert results_doc.monotone_images(per_image) == (2, 2)
+    per_image.loc[(per_image["image"] == "small") & (per_image["map_source"] == "msroi")
+                  & (per_image["base_quality"] == 70), "ssimulacra2"] = 0.0
+    assert results_doc.monotone_images(per_image) == (1, 2)
 
 
 def test_a_changed_bdrate_row_changes_the_document(tmp_path):
