@@ -16,8 +16,7 @@ from msroi.files import write_csv
 def compress_settings(
     image_path,
     map_path,
-    selection: int,
-    settings: list[tuple[int, float]],
+    settings: list[tuple[int, int, float]],
     out_paths: list,
     records_csv,
     image_id: str,
@@ -25,8 +24,8 @@ def compress_settings(
     options: EncoderOptions = EncoderOptions(),
     max_pixels: int = files.DEFAULT_MAX_PIXELS,
 ) -> pd.DataFrame:
-    """Run the original compression for one image, map and selection model over many
-    ``(base_quality, threshold_pct)`` settings, sharing the quality ladder.
+    """Run the original compression for one image and map over many ``(selection_model,
+    base_quality, threshold_pct)`` settings, sharing the quality ladder.
 
     Writes each output JPEG to the matching ``out_paths`` entry and one record per output
     (tagged with ``image_id`` and the map ``source``) to ``records_csv``; returns the records.
@@ -35,9 +34,11 @@ def compress_settings(
         raise ValueError("one output path per setting is needed")
     rgb, meta = read_for_output(image_path, max_pixels)
     sal = files.read_map(map_path, rgb.shape[:2])
-    ladder = original.quality_ladder(rgb, options, np.unique(original.selection_levels(sal, selection)))
+    selections = sorted({int(s[0]) for s in settings})
+    levels = np.unique(np.concatenate([np.unique(original.selection_levels(sal, s)) for s in selections]))
+    ladder = original.quality_ladder(rgb, options, levels)
     records = []
-    for (bq, t), out in zip(settings, out_paths):
+    for (selection, bq, t), out in zip(settings, out_paths):
         data, _, rec = original.compress_original(rgb, sal, selection, bq, t, options, ladder=ladder, metadata=meta)
         if not rec.fits_budget:
             print(f"msroi: {image_path}: no quality fits the budget of {rec.budget_bytes} bytes "

@@ -44,6 +44,8 @@ if not IMAGES and config["mode"] == "study":
 SELECTIONS = config["original"]["selection"]
 BASE_QUALITIES = config["base_quality"]
 THRESHOLDS = config["original"]["threshold_pct"]
+# the original method's (selection model, base quality, threshold) settings, one job per map source
+ORIGINAL_SETTINGS = [(s, q, t) for s in SELECTIONS for q in BASE_QUALITIES for t in THRESHOLDS]
 ENCODER = config["encoder"]
 
 
@@ -77,11 +79,13 @@ def good_images(wildcards=None):
 
 
 def jpeg_outputs(method, variant, image):
-    """The JPEGs one job writes: one per base quality (x threshold for the original method)."""
+    """The JPEGs one job writes: one per base quality (x selection model x threshold for the
+    original method, whose job covers every selection model of one map source)."""
     base = f"{RESULTS}/compressed/{method}/{variant}/{image}"
     if method == "original":
         return [
-            f"{base}/q{q}_t{fmt(t)}.jpg" for q in BASE_QUALITIES for t in THRESHOLDS
+            f"{base}/sel{s}_q{q}_t{fmt(t)}.jpg"
+            for s, q, t in ORIGINAL_SETTINGS
         ]
     return [f"{base}/q{q}.jpg" for q in BASE_QUALITIES]
 
@@ -92,13 +96,7 @@ def records_path(method, variant, image):
 
 def variants(method):
     """The variants of a method that the config asks for (map source x settings)."""
-    if method == "original":
-        return [
-            f"{source}-sel{sel}"
-            for source in config["map_sources"]
-            for sel in SELECTIONS
-        ]
-    if method == "semantic":
+    if method in ("original", "semantic"):
         return list(config["map_sources"])
     return ["standard"]
 
@@ -157,7 +155,6 @@ def all_sweeps(wildcards):
 wildcard_constraints:
     image=r"[^/]+",
     source=r"[a-z]+",
-    sel=r"[1-6]",
     method=r"[a-z]+",
     variant=r"[a-z0-9-]+",
     encoder=r"jpeg|mozjpeg",

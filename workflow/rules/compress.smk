@@ -1,6 +1,6 @@
 # Compression: standard encoders per image (the baselines libjpeg-turbo and mozjpeg, and
 # jpegli), and the original
-# MSROI method per image x map source x selection model over every base quality and threshold.
+# MSROI method per image x map source over every selection model, base quality and threshold.
 # Every job writes its JPEGs and a records CSV (one row per JPEG) that the score rule reads.
 
 
@@ -35,12 +35,12 @@ rule original:
         image=original_path,
         maps=map_input,
     output:
-        jpegs=jpeg_outputs("original", "{source}-sel{sel}", "{image}"),
-        records=records_path("original", "{source}-sel{sel}", "{image}"),
+        jpegs=jpeg_outputs("original", "{source}", "{image}"),
+        records=records_path("original", "{source}", "{image}"),
     log:
-        f"{RESULTS}/logs/original/{{source}}-sel{{sel}}/{{image}}.log",
+        f"{RESULTS}/logs/original/{{source}}/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/original/{{source}}-sel{{sel}}/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/original/{{source}}/{{image}}.tsv",
     conda:
         "../../environment.yml"
     threads: 1
@@ -49,7 +49,7 @@ rule original:
         runtime=10,
     params:
         map_file=lambda wildcards: f"{RESULTS}/maps/{wildcards.source}/{wildcards.image}.png",
-        settings=[[q, t] for q in BASE_QUALITIES for t in THRESHOLDS],
+        settings=[list(s) for s in ORIGINAL_SETTINGS],
         encoder=ENCODER,
         max_pixels=config["max_pixels"],
     script:
