@@ -43,12 +43,14 @@ SOURCES = {
     "msroi": {},
     "paper (old msroi)": {"method": "paper"},
     "centre prior": None,
-    "msroi, gamma 3, centre .75": {"gamma": 3.0, "centre": 0.75},
+    "msroi before 2026-12-02": {"scales": (224, 320), "blur_sigma": 0.0, "gamma": 2.0},
     "msroi, no faces": {"faces": False},
     "msroi, no centre": {"centre": 0.0},
+    "msroi, no blur": {"blur_sigma": 0.0},
+    "msroi, gamma 2": {"gamma": 2.0},
     "msroi, gamma 1": {"gamma": 1.0},
-    "msroi, CNN only": {"faces": False, "centre": 0.0, "gamma": 1.0},
-    "msroi, CNN, 1 scale": {"faces": False, "centre": 0.0, "gamma": 1.0, "short_side": 448, "_one_scale": True},
+    "msroi, CNN only": {"faces": False, "centre": 0.0, "gamma": 1.0, "blur_sigma": 0.0},
+    "msroi, CNN, 1 scale": {"faces": False, "centre": 0.0, "gamma": 1.0, "blur_sigma": 0.0, "scales": (448,)},
 }
 
 
@@ -124,14 +126,6 @@ def make_map(classifier, rgb, kwargs):
 
     if kwargs is None:
         return center_map(rgb.shape[:2])
-    kwargs = dict(kwargs)
-    if kwargs.pop("_one_scale", False):
-        saved = maps._scales
-        maps._scales = lambda s: (s,)
-        try:
-            return maps.msroi_map(classifier, rgb, **kwargs)[0]
-        finally:
-            maps._scales = saved
     return maps.msroi_map(classifier, rgb, **kwargs)[0]
 
 
@@ -152,7 +146,7 @@ def main(argv=None) -> dict:
         names = [n for n, _, _ in rows]
         short = [n[:9] for n in names]
         print(f"\n{set_name}: lift (mass share in boxes / area share), pointing game")
-        print(f"{'source':24s} " + " ".join(f"{n:>9s}" for n in short) + "      mean  min  >=centre  pointing  AUC")
+        print(f"{'source':26s} " + " ".join(f"{n:>9s}" for n in short) + "      mean  min  >=centre  pointing  AUC")
         table = {}
         for source, kwargs in SOURCES.items():
             lifts, aucs, hits = [], [], 0
@@ -174,7 +168,7 @@ def main(argv=None) -> dict:
             beats = sum(row["lift"][n] >= centre[n] - 1e-9 for n in names)
             row["beats_centre"] = beats
             print(
-                f"{source:24s} "
+                f"{source:26s} "
                 + " ".join(f"{v:9.2f}" for v in lifts)
                 + f"  {np.mean(lifts):8.2f} {min(lifts):4.2f}  {beats:4d}/{len(names)}  {row['pointing']:4d}/{len(names)}  {row['mean_auc']:.3f}"
             )

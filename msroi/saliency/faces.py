@@ -95,3 +95,16 @@ def face_map(shape: tuple[int, int], faces, sigma: float = BLOB_SIGMA, weight: f
         blob = np.exp(-0.5 * ((y[:, None] - cy) / sy) ** 2) * np.exp(-0.5 * ((x[None, :] - cx) / sx) ** 2)
         out = np.maximum(out, weight * conf * blob)
     return out
+
+
+def add_faces(m: np.ndarray, faces, under: float = OBJECTS_UNDER_FACES) -> np.ndarray:
+    """A [0, 1] object map with ``faces`` (from :func:`detect_faces`) on top.
+
+    No faces: ``m`` unchanged. Otherwise the maximum of ``under * m`` and the faces' blobs
+    (:func:`face_map`), min-max normalised, so a sure face is the map's top.
+    """
+    if not faces:
+        return m
+    from msroi.saliency.cam import minmax
+
+    return minmax(np.maximum(under * m, face_map(m.shape, faces)))

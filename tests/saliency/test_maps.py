@@ -266,6 +266,12 @@ def test_methods_and_options(classifier):
     np.testing.assert_allclose(g2, g1.astype(np.float64) ** 2, atol=1e-6)
     with pytest.raises(MsroiError, match="unknown map method"):
         msroi_map(classifier, rgb, method="grad-cam++")
+    with pytest.raises(MsroiError, match="at least 32"):
+        msroi_map(classifier, rgb, scales=(16, 320))
+    # the previous default (224 + 320, no blur, power 2) is one call away and differs
+    old, _ = msroi_map(classifier, rgb, scales=(224, 320), blur_sigma=0.0, gamma=2.0, faces=False)
+    new, _ = msroi_map(classifier, rgb, faces=False)
+    assert old.shape == new.shape == rgb.shape[:2] and np.abs(old - new).max() > 0.05
     _, top2, info = msroi_map(classifier, rgb, return_info=True)
     assert top2 == top and info["faces"] == [] and info["confidence"] == pytest.approx(top[0][2])
     assert 0.0 < info["top1_score"] <= info["topk_score"] <= 1.0
@@ -278,7 +284,8 @@ def test_map_json_records_confidence_and_faces(classifier, tmp_path):
     record = json.loads((tmp_path / "out" / "astro.json").read_text())
     assert record["method"] == "msroi" and record["face_detection"] is True
     assert len(record["faces"]) == 1 and record["confidence"] > 0.95
-    assert record["gamma"] == 2.0 and record["centre"] == 0.5 and "last_weight" not in record
+    assert record["gamma"] == 4.0 and record["centre"] == 0.5 and record["blur"] == 0.04
+    assert "last_weight" not in record
 
 
 def test_face_blobs_and_tiny_images():
@@ -291,10 +298,35 @@ def test_face_blobs_and_tiny_images():
     assert f[0, 0] < 1e-6 and face_map((5, 5), []).max() == 0.0
 
 
-def test_lift_targets_met_on_the_samples(classifier):
-    """Issue 19's lift targets that the default meets: >= 1.2 on every sample, >= the centre prior on 7 of 8.
+def test_map_steps_are_small_pure_functions():
+    from msroi.saliency.maps import blur, multiscale_evidence, sharpen
 
-    (Mean lift >= 2.5 is not met by the default, 2.37; benchmarks/bench_map_lift.py reports it.)
+    spike = np.zeros((64, 96))
+    spike[40, 70] = 1.0
+    b = blur(spike, 0.05)
+    assert b.shape == spike.shape and b.max() == pytest.approx(1.0) and b.min() == 0.0
+    y, x = np.unravel_index(np.argmax(b), b.shape)
+    assert abs(y - 40) <= 4 and abs(x - 70) <= 4 and (b > 0.5).sum() > 20  # spread, still there
+    assert blur(spike, 0.0) is spike
+    ramp = np.tile(np.linspace(0, 1, 96), (64, 1))
+    np.testing.assert_allclose(sharpen(ramp, 3.0, 0.0), ramp**3)
+    two = np.zeros((64, 96))
+    two[32, 30] = two[32, 90] = 1.0  # two equal peaks: the centre prior prefers the nearer one
+    s = sharpen(two, 2.0, 0.5)
+    assert s[32, 30] == 1.0 and 0.0 < s[32, 90] < 1.0
+    # one class, evidence only in the feature grid's top-left cell, at two scales
+    kernel = np.array([[1.0], [0.0]])
+    feats = [np.zeros((2, 3, 2)), np.zeros((4, 6, 2))]
+    feats[0][0, 0, 0] = feats[1][0, 0, 0] = 1.0
+    m = multiscale_evidence(feats, kernel, [0], [1.0], (64, 96))
+    assert m.shape == (64, 96) and m.max() == 1.0 and m[0, 0] > 0.9 and m[-1, -1] == 0.0
+
+
+def test_lift_targets_met_on_the_samples(classifier):
+    """Issue 19's lift targets: mean >= 2.5, >= 1.2 on every sample, >= the centre prior on 7 of 8.
+
+    The default was chosen on the development set (research/mapdev) and gives 2.56 here
+    (benchmarks/bench_map_lift.py); the paper map and the centre prior stay far below.
     """
     from msroi.saliency.priors import center_map
     from msroi.samples import SAMPLE_BOXES, SAMPLES
@@ -317,6 +349,6 @@ def test_lift_targets_met_on_the_samples(classifier):
         new.append(lift(msroi_map(classifier, rgb)[0], boxes[name]))
         paper.append(lift(msroi_map(classifier, rgb, method="paper")[0], boxes[name]))
         prior.append(lift(center_map(rgb.shape[:2]), boxes[name]))
-    assert min(new) >= 1.2, dict(zip(SAMPLES, new))
+    assert min(new) >= 1.2 and np.mean(new) >= 2.5, dict(zip(SAMPLES, new))
     assert sum(a >= b for a, b in zip(new, prior)) >= 7, (new, prior)
     assert np.mean(new) > np.mean(prior) + 0.5 and np.mean(new) > np.mean(paper) + 0.5
