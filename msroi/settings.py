@@ -47,7 +47,7 @@ LAST_WEIGHT_RANGE = (0.01, 100.0)
 #: Reference sweep: a target byte count needs no new reference point when a scored one is
 #: within this relative difference of log bytes (research/exp_sweep_tolerance.py measures
 #: what it costs in interpolation error on the development photos).
-SWEEP_TOLERANCE = 0.03
+SWEEP_TOLERANCE = 0.01
 SWEEP_TOLERANCE_RANGE = (0.0, 0.2)
 
 #: Centre prior (fraction of each side).
