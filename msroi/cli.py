@@ -290,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from msroi.codec import jit
+
+    jit.SKIP_BLAS = True  # this process is msroi's: numba need not look for a BLAS
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -14,7 +14,7 @@ non-zero may be non-zero. Compiled with numba.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from msroi.codec.jit import njit
 
 #: Zigzag scan: ZIGZAG[i] is the natural (row-major) index of the i-th coefficient.
 ZIGZAG = np.array(sorted(range(64), key=lambda n: (n // 8 + n % 8,
