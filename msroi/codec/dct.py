@@ -147,12 +147,13 @@ DCT_MATRIX = _dct_matrix()
 
 
 def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.ndarray,
-               height: int, width: int, optimize: bool = True) -> bytes:
+               height: int, width: int, optimize: bool = True, in_range: bool = False) -> bytes:
     """Write quantised coefficient arrays (Y, Cb, Cr; int, (bh, bw, 8, 8)) as a baseline
     4:2:0 JPEG of ``height`` x ``width`` pixels with the given (2, 8, 8) tables.
 
-    Levels are clipped to the baseline range (|level| <= 1023 for AC, 2047 for DC).
-    Huffman tables are optimised for the image when ``optimize`` is true.
+    Levels are clipped to the baseline range (|level| <= 1023 for AC, 2047 for DC);
+    ``in_range=True`` promises int16 levels already in it (not checked: four passes over
+    the levels a write at 24 MP). Huffman tables are optimised when ``optimize`` is true.
     """
     import jpeglib
 
@@ -161,7 +162,10 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
     by, bx = -(-int(height) // 8), -(-int(width) // 8)
     cy, cx = -(-int(height) // 16), -(-int(width) // 16)
     shapes = ((by, bx), (cy, cx), (cy, cx))
-    y, cb, cr = (_baseline_levels(c[:sh[0], :sh[1]]) for c, sh in zip(levels, shapes))
+    if in_range:
+        y, cb, cr = (np.ascontiguousarray(c[:sh[0], :sh[1]], dtype=np.int16) for c, sh in zip(levels, shapes))
+    else:
+        y, cb, cr = (_baseline_levels(c[:sh[0], :sh[1]]) for c, sh in zip(levels, shapes))
     qt = np.ascontiguousarray(np.asarray(tables, dtype=np.uint16))
     if jpeglib.version.get() != "turbo210":  # set() scans jpeglib's folder: 0.5 ms a call
         jpeglib.version.set("turbo210")

@@ -109,8 +109,9 @@ def compress_semantic(rgb: np.ndarray, saliency: np.ndarray, base_quality: int =
     check_options(options)
     baseline = jpeg.encode(rgb, base_quality, options)
     budget = rate.budget_bytes(len(baseline), threshold_pct)
+    same = options == EncoderOptions(optimize=True)  # then the baseline is the file encode_semantic would make
     data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth, progressive=options.progressive,
-                                 base_quality_hint=base_quality)
+                                 base_quality_hint=base_quality, base_data=baseline if same else None)
     record = make_record(data, method="semantic", base_quality=base_quality, threshold_pct=threshold_pct,
                          final_quality=info["table_quality"], base_bytes=len(baseline), budget_bytes=budget,
                          fits_budget=bool(info["fits"]), width=rgb.shape[1], height=rgb.shape[0],
@@ -227,7 +228,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     chroma_weight: float = 1.0,
                     dc_trellis: bool = DEFAULTS["dc_trellis"],
                     csf_share: float = DEFAULTS["csf_share"],
-                    base_quality_hint: int | None = None):
+                    base_quality_hint: int | None = None,
+                    base_data: bytes | None = None):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -265,6 +267,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     base_quality_hint : the standard quality expected to fit the budget best (the base
         quality the budget came from); saves the bisection's encodes when right (the
         answer is verified either way, :func:`msroi.codec.rate.fit_budget`).
+    base_data : the standard JPEG (4:2:0, optimised Huffman, baseline) at
+        ``base_quality_hint`` when the caller has it already (saves encoding it again).
 
     Returns
     -------
@@ -296,7 +300,9 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError(f"smooth must be >= 0, got {smooth}")
 
     coefs = dct.image_coefficients(rgb)
-    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True), guess=base_quality_hint)
+    known = {int(base_quality_hint): base_data} if base_data is not None and base_quality_hint is not None else None
+    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True), guess=base_quality_hint,
+                                              known=known)
     base_q, base_n = (base_q, len(base_data)) if base_fits else (0, None)
     start = max(base_q, 1)
     if tables not in ("auto", *dct.TABLE_FAMILIES):
@@ -421,7 +427,7 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
 
 
 def _real(comps, runs, tables, height, width):
-    return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width)
+    return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width, in_range=True)
 
 
 def _quality_scale(quality: int) -> float:
@@ -569,6 +575,9 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         comps = _trellis_components(coefs, tables, weights, cw)
         for c, ln in zip(comps, lengths):
             c.lengths = ln
+        if lam > 0:  # code lengths and lambda from the whole image before its first (costly) write
+            _relength(comps, _model(comps, lam)[0])
+            lam, slope, _ = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, slope=slope)
     encodes = len(plans)
     script = None
 
@@ -596,11 +605,15 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     if lam > 0 or len(data) > budget:
         _relength(comps, runs)
         slack = 0
+        tried = set()
         for _ in range(6):
             if best is not None and len(best) >= budget * 0.998:
                 break
             lam, slope, _ = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam,
                                           slope=slope)
+            if lam in tried:  # the search cannot move any more
+                break
+            tried.add(lam)
             runs, bits, _ = _model(comps, lam)
             data = real(runs, lam)
             encodes += 1
@@ -610,6 +623,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
             if len(data) <= budget:
                 if best is None or len(data) > len(best):
                     best, best_lam = data, lam
+                slack = max(0, slack - (budget - len(data)) // 2)  # an overshoot's margin was too wide
             elif lam >= 1e9:  # every AC coefficient is already zero
                 break
             else:
