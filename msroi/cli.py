@@ -290,9 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from msroi.codec import jit
+    from msroi import lean
 
-    jit.SKIP_BLAS = True  # this process is msroi's: numba need not look for a BLAS
+    lean.OWN_PROCESS = True
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,30 +1,19 @@
-"""numba's ``njit`` for the codec's kernels, with a start-up cost the kernels do not need
-skipped in processes that are msroi's own.
-
-numba's CPU target imports ``scipy.linalg`` (0.25-0.45 s here) only to find a BLAS for
-``np.dot`` and ``np.linalg``; the codec's kernels call neither. When :data:`SKIP_BLAS` is
-set (by ``msroi``'s command line and its worker processes, never by importing msroi),
-numba is started with that import made to fail, so it finds no BLAS: numba's linear
-algebra is then unavailable for the rest of the process. Nothing changes when scipy.linalg
-or numba's array functions are already loaded.
-"""
+"""numba's ``njit`` for the codec's kernels, started without its BLAS lookup in msroi's
+own processes (:mod:`msroi.lean`: the kernels call no ``np.dot`` or ``np.linalg``, and the
+lookup imports ``scipy.linalg``)."""
 
 from __future__ import annotations
 
 import sys
 
-#: Start numba without looking for a BLAS (see the module's docstring).
-SKIP_BLAS = False
-
 
 def njit(*args, **kwargs):
-    """``numba.njit``, after starting numba as :data:`SKIP_BLAS` says."""
-    if SKIP_BLAS and "scipy.linalg" not in sys.modules and "numba.np.arraymath" not in sys.modules:
-        sys.modules["scipy.linalg.cython_blas"] = None  # "import" raises ImportError
-        try:
-            import numba.np.arraymath  # noqa: F401 - checks for the BLAS once, now
-        finally:
-            del sys.modules["scipy.linalg.cython_blas"]
+    """``numba.njit``; the first call starts numba's array functions as :mod:`msroi.lean` says."""
+    if "numba.np.arraymath" not in sys.modules and "scipy.linalg" not in sys.modules:
+        from msroi import lean
+
+        with lean.without("scipy.linalg.cython_blas"):
+            import numba.np.arraymath  # noqa: F401 - looks for the BLAS once, now
     from numba import njit as numba_njit
 
     return numba_njit(*args, **kwargs)

@@ -395,9 +395,9 @@ def _init_worker(settings: Settings) -> None:
 
 
 def _init_child(settings: Settings) -> None:
-    from msroi.codec import jit
+    from msroi import lean
 
-    jit.SKIP_BLAS = True  # a worker process of msroi's own (msroi.codec.jit)
+    lean.OWN_PROCESS = True
     _init_worker(settings)
 
 
