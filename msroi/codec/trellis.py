@@ -175,9 +175,14 @@ def _trellis(cands, w, cw, lam, hl, eob_len, zrl_len, out, counts):
 def _prepare_chunks(coefs, qz, zigzag, cwz, dc_x, m, zd, cnt, c0, c1):
     """From (n, 64) natural-order coefficients: ``dc_x`` = DC / q, per block the number
     ``m`` of AC coefficients whose rounded level is non-zero and the weighted squared
-    ``|coef|/q`` of the others (``zd``), and the symbol counts of plain rounding
-    (``cnt[c]`` per chunk), chunks c0..c1-1."""
+    ``|coef|/q`` of the others (``zd``, as ``coef^2 * cw / q^2``), and the symbol counts
+    of plain rounding (``cnt[c]`` per chunk), chunks c0..c1-1."""
     n = coefs.shape[0]
+    near = np.empty(64)  # a little under q / 2: below it |coef|/q cannot round to 0.5 or up
+    cwq = np.empty(64)
+    for i in range(64):
+        near[i] = 0.5 * qz[i] * (1.0 - 1e-9)
+        cwq[i] = cwz[i] / (qz[i] * qz[i])
     for c in range(c0, c1):
         for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             dc_x[b] = coefs[b, 0] / qz[0]
@@ -185,11 +190,15 @@ def _prepare_chunks(coefs, qz, zigzag, cwz, dc_x, m, zd, cnt, c0, c1):
             mb = 0
             z = 0.0
             for i in range(1, 64):
-                x = abs(coefs[b, zigzag[i]]) / qz[i]
+                a = abs(coefs[b, zigzag[i]])
+                if a < near[i]:  # |coef|/q < 0.5 and rounds to 0: no division needed
+                    z += a * a * cwq[i]
+                    continue
+                x = a / qz[i]
                 if x >= 0.5:
                     mb += 1
                 else:
-                    z += x * x * cwz[i]
+                    z += a * a * cwq[i]
                 lv = np.int64(np.floor(x + 0.5))
                 if lv != 0:
                     run = i - last - 1
@@ -210,7 +219,10 @@ def _candidates_chunks(coefs, qz, zigzag, ptr, vals, pos, c0, c1):
     for b in range(c0 * CHUNK, min(n, c1 * CHUNK)):
         j = ptr[b]
         for i in range(1, 64):
-            x = abs(coefs[b, zigzag[i]]) / qz[i]
+            a = abs(coefs[b, zigzag[i]])
+            if a < 0.5 * qz[i] * (1.0 - 1e-9):  # as in _prepare_chunks
+                continue
+            x = a / qz[i]
             if x >= 0.5:
                 vals[j] = x
                 pos[j] = i
