@@ -11,7 +11,9 @@ Prints, for the coffee photo resized to about 0.4, 4 and 24 megapixels:
   image measured in the same run;
 - the same encode with all cores and the speed-up over one thread (same bytes);
 - the peak RSS of ``msroi compress --prior center`` in a subprocess, in bytes per pixel;
-- the whole-process cold start of ``msroi compress --prior center`` on 768x512.
+- the whole-process cold start of ``msroi compress --prior center`` on 768x512;
+- and a summary against issue 15's targets (encode <= 3x mozjpeg's CPU time at every
+  size, CPU s/MP within +-30% of their mean, <= 60 B/px, cold start <= 1.0 s).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def cold_start(repeats):
         floor = time.perf_counter() - t
     print(f"cold start msroi compress 768x512: median {statistics.median(times):.2f} s wall "
           f"(python + import numpy, numba, PIL alone: {floor:.2f} s)", flush=True)
+    return statistics.median(times)
 
 
 def main():
@@ -125,14 +128,23 @@ def main():
     sizes = [0.4, 4, 24]
     if "--sizes" in args:
         sizes = [float(x) if float(x) != int(float(x)) else int(float(x)) for x in args[args.index("--sizes") + 1].split(",")]
+    print(f"machine load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = encode_rows(sizes, repeats)
     per_mp = [r["sc"] / (SIZES[r["mp"]][0] * SIZES[r["mp"]][1] / 1e6) for r in rows]
     print(f"CPU s/MP spread: {min(per_mp):.3f}..{max(per_mp):.3f} (max/min {max(per_mp) / min(per_mp):.2f})")
-    if "--no-rss" not in args:
-        for mp in sorted(sizes, reverse=True):
-            peak_rss(mp)
-    if "--no-cold" not in args:
-        cold_start(repeats)
+    rss = {mp: peak_rss(mp) for mp in sorted(sizes, reverse=True)} if "--no-rss" not in args else {}
+    cold = cold_start(repeats) if "--no-cold" not in args else None
+    mean = statistics.mean(per_mp)
+    print("targets (issue 15):")
+    for r in rows:
+        ratio = r["sc"] / r["mc"]
+        print(f"  encode {r['mp']} MP: {ratio:.1f}x mozjpeg's CPU time (<= 3x: {'met' if ratio <= 3 else 'not met'})")
+    spread = max(abs(x / mean - 1) for x in per_mp)
+    print(f"  CPU s/MP within +-{spread:.0%} of the mean (<= 30%: {'met' if spread <= 0.3 else 'not met'})")
+    for mp, b in rss.items():
+        print(f"  peak RSS {mp} MP: {b:.0f} B/px (<= 60: {'met' if b <= 60 else 'not met'})")
+    if cold is not None:
+        print(f"  cold start: {cold:.2f} s (<= 1.0 s: {'met' if cold <= 1.0 else 'not met'})")
 
 
 if __name__ == "__main__":
