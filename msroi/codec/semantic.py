@@ -568,7 +568,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         plans += list(done.values())
     _, (family, qt), tables, comps, lam, overhead, calib = best
     slope = calib[3] if calib is not None else -0.2
-    del best, pcoefs, pweights  # memory: the sample is not needed any more
+    best = pcoefs = pweights = None  # memory: the sample is not needed any more
     if frac < 1.0:  # the chosen table's trellis on the whole image, code lengths from the sample
         lengths = [c.lengths for c in comps]
         comps = None
