@@ -398,6 +398,10 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
         else:
             b, fb = x, fx
         sides.append(fx > 0)
+        if prev is not None and x != prev[0]:
+            s_new = (fx - prev[1]) / (x - prev[0])
+            if s_new < -1e-3:
+                s = s_new
         if not fit and 0 < fx < over:
             return done(x)
         if -ftol < fx <= 0 or (a is not None and b is not None and b - a <= np.log(tol)):
@@ -407,11 +411,7 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
             return (0.0, s, dist) if bits <= target_bits else (float(np.exp(x_min)), s, dists[b])
         if b is None and a >= x_max:  # every AC coefficient is zero and still over
             return float(np.exp(x_max)), s, dists[a]
-        if prev is not None and x != prev[0]:
-            s_new = (fx - prev[1]) / (x - prev[0])
-            if s_new < -1e-3:
-                s = s_new
-        step = (aim - fx) / s
+        step = (aim - fx) / min(max(s, -1.5), -0.05)
         xn = x + min(max(step, -np.log(16.0)), np.log(16.0))
         if a is not None and b is not None:
             lo, hi = a + 0.01 * (b - a), b - 0.01 * (b - a)
@@ -471,7 +471,7 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
     depth = float(np.log(max(bits, 1.0) / max(target, 1.0)))
     guess, slope = LAMBDA_SCALE * scale ** 2 * max(depth, 1e-3) ** 1.4, -0.2
     if prior is not None:
-        lam0, scale0, depth0, slope = prior
+        lam0, scale0, depth0, _ = prior  # its slope may belong to another regime (small lambdas are flat)
         guess = lam0 * (scale / scale0) ** 2 * (max(depth, 1e-3) / max(depth0, 1e-3)) ** 1.4
     lam, slope, _ = _lam_for_bits(comps, target, guess=guess, tol=1.1, ftol=0.03, slope=slope,
                                   fit=False)  # coarse, then
