@@ -290,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from msroi import lean
+
+    lean.OWN_PROCESS = True
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

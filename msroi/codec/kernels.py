@@ -10,7 +10,7 @@ whole MCUs, and the orthonormal DCT-II (here as ``C @ X @ C.T``; it agrees with
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from msroi.codec.jit import njit
 
 _FR, _FG, _FB = 19595, 38470, 7471  # FIX(0.29900), FIX(0.58700), FIX(0.11400)
 _CBR, _CBG, _CBB = 11059, 21709, 32768  # FIX(0.16874), FIX(0.33126), FIX(0.5)

@@ -8,12 +8,14 @@ from msroi.codec import jpeg
 from msroi.codec.jpeg import EncoderOptions
 
 
-def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOptions(), guess: int | None = None):
+def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOptions(), guess: int | None = None,
+               known: dict[int, bytes] | None = None):
     """Highest JPEG quality whose file is <= ``budget`` bytes, by bisection over Q 1..100.
 
     ``guess``: a quality expected to be the answer (e.g. the base quality whose bytes made
     the budget); if it fits and ``guess + 1`` does not, it is returned after those two
-    encodes, else the bisection runs as without it.
+    encodes, else the bisection runs as without it. ``known``: files already encoded with
+    ``options``, by quality (not encoded again).
 
     Returns ``(quality, data, fits)``. Every claim is verified by an encode: the returned
     file is <= budget, and (unless Q = 100) the file at quality + 1 was encoded and is
@@ -21,7 +23,7 @@ def fit_budget(rgb: np.ndarray, budget: int, options: EncoderOptions = EncoderOp
     too; the result is a verified local maximum, as the bisection does not assume more.
     When even Q1 is over budget, returns ``(1, data_at_q1, False)``.
     """
-    cache: dict[int, bytes] = {}
+    cache: dict[int, bytes] = dict(known or {})
 
     def size(q: int) -> int:
         if q not in cache:

@@ -109,8 +109,9 @@ def compress_semantic(rgb: np.ndarray, saliency: np.ndarray, base_quality: int =
     check_options(options)
     baseline = jpeg.encode(rgb, base_quality, options)
     budget = rate.budget_bytes(len(baseline), threshold_pct)
+    same = options == EncoderOptions(optimize=True)  # then the baseline is the file encode_semantic would make
     data, info = encode_semantic(rgb, saliency, budget, ratio=ratio, smooth=smooth, progressive=options.progressive,
-                                 base_quality_hint=base_quality)
+                                 base_quality_hint=base_quality, base_data=baseline if same else None)
     record = make_record(data, method="semantic", base_quality=base_quality, threshold_pct=threshold_pct,
                          final_quality=info["table_quality"], base_bytes=len(baseline), budget_bytes=budget,
                          fits_budget=bool(info["fits"]), width=rgb.shape[1], height=rgb.shape[0],
@@ -227,7 +228,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
                     chroma_weight: float = 1.0,
                     dc_trellis: bool = DEFAULTS["dc_trellis"],
                     csf_share: float = DEFAULTS["csf_share"],
-                    base_quality_hint: int | None = None):
+                    base_quality_hint: int | None = None,
+                    base_data: bytes | None = None):
     """Encode ``rgb`` as one baseline JPEG of at most ``budget_bytes``, spending the bytes
     where ``saliency`` is high.
 
@@ -265,6 +267,8 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
     base_quality_hint : the standard quality expected to fit the budget best (the base
         quality the budget came from); saves the bisection's encodes when right (the
         answer is verified either way, :func:`msroi.codec.rate.fit_budget`).
+    base_data : the standard JPEG (4:2:0, optimised Huffman, baseline) at
+        ``base_quality_hint`` when the caller has it already (saves encoding it again).
 
     Returns
     -------
@@ -296,7 +300,9 @@ def encode_semantic(rgb: np.ndarray, saliency: np.ndarray, budget_bytes: int, *,
         raise MsroiError(f"smooth must be >= 0, got {smooth}")
 
     coefs = dct.image_coefficients(rgb)
-    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True), guess=base_quality_hint)
+    known = {int(base_quality_hint): base_data} if base_data is not None and base_quality_hint is not None else None
+    base_q, base_data, base_fits = fit_budget(rgb, budget, EncoderOptions(optimize=True), guess=base_quality_hint,
+                                              known=known)
     base_q, base_n = (base_q, len(base_data)) if base_fits else (0, None)
     start = max(base_q, 1)
     if tables not in ("auto", *dct.TABLE_FAMILIES):
@@ -345,69 +351,111 @@ def _model(comps, lam):
     return runs, sum(r[1] for r in runs), sum(r[3] for r in runs) + sum(c.dc_dist for c in comps)
 
 
-def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001):
+def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-0.2, fit=True):
     """A lambda whose trellis bits are at most ``target_bits`` and either within ``tol``
     (as a lambda ratio) of the smallest such lambda or within ``ftol`` (relative) of the
-    target; 0 if lambda 0 already fits.
+    target; 0 if lambda 0 already fits. ``fit=False`` also accepts bits up to ``ftol``
+    over the target. Returns ``(lambda, slope, distortion)``: the slope
+    is the last estimate of d log(bits) / d log(lambda) (a start for the next search), the
+    distortion the model's at the target bits, interpolated on log-log axes between the
+    two runs nearest the target (the model's at the returned lambda after a single run),
+    so that it does not depend on where in the tolerance the search stopped.
 
-    Bits fall monotonically with lambda and are close to a power law, so the root is
-    bracketed around ``guess`` and found by regula falsi (Illinois) on log-log axes.
+    Bits fall monotonically with lambda, close to a local power law: Newton steps on
+    log-log axes from ``guess`` with the slope measured between the last two runs
+    (``slope`` before that), aimed just below the target; once the root is bracketed,
+    steps leaving the bracket are replaced by regula falsi, and by bisection when one
+    side keeps moving.
     """
-    def f(lam):
-        return np.log(max(_model(comps, lam)[1], 1.0)) - np.log(max(target_bits, 1.0))
+    lt = np.log(max(target_bits, 1.0))
+    x_min, x_max = np.log(1e-3), np.log(1e9)
 
-    lo = hi = max(guess or 1.0, 1e-3)
-    flo = fhi = f(lo)
-    # bracket: the first step is a power-law guess (bits ~ lambda^-0.7), then widening
-    # steps so a good guess costs few trellis runs
-    step = min(max(np.exp(abs(flo) / 0.7) * 1.1, 1.1), 8.0) if guess else 8.0
-    while flo <= 0 and lo > 1e-3:  # lo must be over the budget
-        hi, fhi = lo, flo
-        lo = max(lo / step, 1e-3)
-        flo = f(lo)
-        step = min(step * step, 1e4)
-    if flo <= 0:
-        return 0.0 if f(0.0) <= 0 else lo
-    while fhi > 0:  # hi must fit
-        if hi >= 1e9:
-            return hi
-        lo, flo = hi, fhi
-        hi = min(hi * step, 1e9)
-        fhi = f(hi)
-        step = min(step * step, 1e4)
-    a, fa, b, fb, side = np.log(lo), flo, np.log(hi), fhi, 0
-    while b - a > np.log(tol):
-        x = (a * fb - b * fa) / (fb - fa)
-        x = min(max(x, a + 0.01 * (b - a)), b - 0.01 * (b - a))
-        fx = f(np.exp(x))
+    dists, points = {}, []
+
+    def f(x):
+        _, bits, dists[x] = _model(comps, float(np.exp(x)))
+        points.append((np.log(max(bits, 1.0)) - lt, np.log(max(dists[x], 1e-300))))
+        return points[-1][0]
+
+    def done(x):
+        near = sorted(set(points), key=lambda p: abs(p[0]))[:2]
+        if len(near) < 2 or near[0][0] == near[1][0]:
+            return float(np.exp(x)), s, dists[x]
+        (f0, d0), (f1, d1) = near
+        g = (d1 - d0) / (f1 - f0)  # d log(distortion) / d log(bits)
+        if abs(f1 - f0) < 1e-4 or not -20.0 < g < 0.0:  # too close to tell, or noise
+            return float(np.exp(x)), s, dists[x]
+        return float(np.exp(x)), s, float(np.exp(d0 - f0 * g))
+
+    aim, over = (-0.5 * ftol, 0.0) if fit else (0.0, ftol)
+    x = min(max(np.log(guess) if guess else 0.0, x_min), x_max)
+    fx = f(x)
+    a = fa = b = fb = None  # a: over the target (f > 0), b: fits (f <= 0)
+    s, prev, sides = float(slope), None, []
+    for _ in range(100):
         if fx > 0:
             a, fa = x, fx
-            if side == -1:
-                fb /= 2
-            side = -1
         else:
             b, fb = x, fx
-            if side == 1:
-                fa /= 2
-            side = 1
-        if -ftol < fx <= 0:
-            break
-    return float(np.exp(b))
+        sides.append(fx > 0)
+        if prev is not None and x != prev[0]:
+            s_new = (fx - prev[1]) / (x - prev[0])
+            if s_new < -1e-3:
+                s = s_new
+        if not fit and 0 < fx < over:
+            return done(x)
+        if -ftol < fx <= 0 or (a is not None and b is not None and b - a <= np.log(tol)):
+            return done(b)
+        if a is None and b <= x_min:  # fits at the smallest lambda tried
+            _, bits, dist = _model(comps, 0.0)
+            return (0.0, s, dist) if bits <= target_bits else (float(np.exp(x_min)), s, dists[b])
+        if b is None and a >= x_max:  # every AC coefficient is zero and still over
+            return float(np.exp(x_max)), s, dists[a]
+        step = (aim - fx) / min(max(s, -1.5), -0.05)
+        xn = x + min(max(step, -np.log(16.0)), np.log(16.0))
+        if a is not None and b is not None:
+            lo, hi = a + 0.01 * (b - a), b - 0.01 * (b - a)
+            if not lo <= xn <= hi:
+                xn = a + (aim - fa) * (b - a) / (fb - fa)
+            if len(sides) >= 3 and sides[-1] == sides[-2] == sides[-3]:
+                xn = 0.5 * (a + b)
+            xn = min(max(xn, lo), hi)
+        prev = (x, fx)
+        x = min(max(xn, x_min), x_max)
+        fx = f(x)
+    return (float(np.exp(b)), s, dists[b]) if b is not None else (float(np.exp(a)), s, dists[a])
 
 
 def _real(comps, runs, tables, height, width):
-    return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width)
+    return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width, in_range=True)
 
 
-def _plan(coefs, family, qt, weights, cw, budget, height, width, guess=None, frac=1.0):
+def _quality_scale(quality: int) -> float:
+    """libjpeg's scaling of the base tables at ``quality`` (1 at 50)."""
+    q = min(max(int(quality), 1), 100)
+    return (5000 / q if q < 50 else 200 - 2 * q) / 100
+
+
+#: First lambda of a plan without a prior: ``LAMBDA_SCALE * scale ** 2 * depth ** 1.4``
+#: (:func:`_plan`; fitted on the coffee photo at 0.4 and 4 MP, about 1600-2000).
+LAMBDA_SCALE = 1700.0
+
+
+def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, frac=1.0):
     """Predicted weighted distortion of table quality ``qt`` of ``family`` at the budget,
     with what the final search needs: (distortion, (family, qt), tables, comps, lambda,
-    overhead bytes). ``guess``: a lambda to start from (the neighbouring table quality's).
+    overhead bytes, calibration). ``prior``: the calibration of a plan of another table
+    quality, from which the lambda search starts (see below).
 
     ``coefs`` and ``weights`` may be a sample of the image's MCU rows holding ``frac`` of
     its blocks: the sample's file is written (width x its height), its header counted once
     and the rest of its overhead (DC, byte stuffing) scaled by ``1 / frac``; the AC bits
-    target is the image's times ``frac``."""
+    target is the image's times ``frac``.
+
+    The first lambda tried is predicted from ``prior`` = (lambda, table scale, depth,
+    slope): lambda grows with the squared table scale (distortion is in coefficient
+    units) and about as depth ** 1.4, depth being log(bits of plain rounding / target).
+    """
     tables = dct.quality_tables(qt, family)
     comps = _trellis_components(coefs, tables, weights, cw)
     runs, bits, dist = _model(comps, 0.0)
@@ -415,15 +463,23 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, guess=None, fra
     header = _header_bytes(data)
     overhead = header + (len(data) - header - bits / 8) / frac
     if frac == 1.0 and len(data) <= budget:
-        return dist, (family, qt), tables, comps, 0.0, overhead
+        return dist, (family, qt), tables, comps, 0.0, overhead, prior
     target = max((budget - overhead) * 8 * frac, 0.0)
     if frac < 1.0 and bits <= target:
-        return dist, (family, qt), tables, comps, 0.0, overhead
-    lam = _lam_for_bits(comps, target, guess=guess or 30.0, tol=1.1, ftol=0.03)  # coarse, then
+        return dist, (family, qt), tables, comps, 0.0, overhead, prior
+    scale = _quality_scale(qt)
+    depth = float(np.log(max(bits, 1.0) / max(target, 1.0)))
+    guess, slope = LAMBDA_SCALE * scale ** 2 * max(depth, 1e-3) ** 1.4, -0.2
+    if prior is not None:
+        lam0, scale0, depth0, _ = prior  # its slope may belong to another regime (small lambdas are flat)
+        guess = lam0 * (scale / scale0) ** 2 * (max(depth, 1e-3) / max(depth0, 1e-3)) ** 1.4
+    lam, slope, _ = _lam_for_bits(comps, target, guess=guess, tol=1.1, ftol=0.03, slope=slope,
+                                  fit=False)  # coarse, then
     _relength(comps, _model(comps, lam)[0])  # with the code lengths of its symbols, again
-    lam = _lam_for_bits(comps, target, guess=lam, tol=1.02, ftol=0.005)
-    _relength(comps, _model(comps, lam)[0])
-    return _model(comps, lam)[2], (family, qt), tables, comps, lam, overhead
+    lam, slope, dist = _lam_for_bits(comps, target, guess=lam, tol=1.02, ftol=0.005, slope=slope,
+                                     fit=False)
+    calib = (lam, scale, depth, slope) if lam > 0 else prior
+    return dist, (family, qt), tables, comps, lam, overhead, calib
 
 
 def _header_bytes(data: bytes) -> int:
@@ -489,14 +545,13 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         # offset to the dip, keeping only the best plan's trellis (memory)
         cands = qts[family]
         done = {}
-        last_lam = [None]
+        prior = [None]
 
         def dist(i):
             nonlocal best
             if i not in done:
-                plan = _plan(pcoefs, family, cands[i], pweights, cw, budget, height, width, last_lam[0], frac)
-                if plan[4] > 0:
-                    last_lam[0] = plan[4]
+                plan = _plan(pcoefs, family, cands[i], pweights, cw, budget, height, width, prior[0], frac)
+                prior[0] = plan[6]
                 done[i] = plan[:3] + (None,) + plan[4:]
                 if best is None or plan[0] < best[0]:
                     best = plan
@@ -511,7 +566,8 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
                 break
             i = j
         plans += list(done.values())
-    _, (family, qt), tables, comps, lam, overhead = best
+    _, (family, qt), tables, comps, lam, overhead, calib = best
+    slope = calib[3] if calib is not None else -0.2
     best = pcoefs = pweights = None  # memory: the sample is not needed any more
     if frac < 1.0:  # the chosen table's trellis on the whole image, code lengths from the sample
         lengths = [c.lengths for c in comps]
@@ -519,6 +575,9 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         comps = _trellis_components(coefs, tables, weights, cw)
         for c, ln in zip(comps, lengths):
             c.lengths = ln
+        if lam > 0:  # code lengths and lambda from the whole image before its first (costly) write
+            _relength(comps, _model(comps, lam)[0])
+            lam, slope, _ = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, slope=slope)
     encodes = len(plans)
     script = None
 
@@ -546,10 +605,15 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     if lam > 0 or len(data) > budget:
         _relength(comps, runs)
         slack = 0
+        tried = set()
         for _ in range(6):
-            if best is not None and len(best) >= budget * 0.997:
+            if best is not None and len(best) >= budget * 0.998:
                 break
-            lam = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam)
+            lam, slope, _ = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam,
+                                          slope=slope)
+            if lam in tried:  # the search cannot move any more
+                break
+            tried.add(lam)
             runs, bits, _ = _model(comps, lam)
             data = real(runs, lam)
             encodes += 1
@@ -559,6 +623,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
             if len(data) <= budget:
                 if best is None or len(data) > len(best):
                     best, best_lam = data, lam
+                slack = max(0, slack - (budget - len(data)) // 2)  # an overshoot's margin was too wide
             elif lam >= 1e9:  # every AC coefficient is already zero
                 break
             else:

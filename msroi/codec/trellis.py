@@ -14,7 +14,7 @@ non-zero may be non-zero. Compiled with numba.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from msroi.codec.jit import njit
 
 #: Zigzag scan: ZIGZAG[i] is the natural (row-major) index of the i-th coefficient.
 ZIGZAG = np.array(sorted(range(64), key=lambda n: (n // 8 + n % 8,
@@ -37,10 +37,9 @@ CHUNK = 2048
 
 
 @njit(cache=True, nogil=True)
-def _trellis_range(a, w, cw, lam, hl, eob_len, zrl_len, out, counts, b0, b1):
+def _trellis_range(vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, counts, b0, b1):
     """The trellis on blocks b0..b1-1 (see :func:`_trellis`); returns (bits, distortion)."""
     inf = 1e300
-    pos = np.empty(64, np.int64)
     cost = np.empty(65)
     prev = np.empty(65, np.int64)
     lev = np.empty(65, np.int64)
@@ -50,75 +49,83 @@ def _trellis_range(a, w, cw, lam, hl, eob_len, zrl_len, out, counts, b0, b1):
     total_dist = 0.0
     for b in range(b0, b1):
         wb = w[b]
-        m = 0
+        p0 = ptr[b]
+        m = ptr[b + 1] - p0
         for k in range(1, 64):
             out[b, k] = 0
-            if a[b, k] >= 0.5:
-                pos[m] = k
-                m += 1
-            else:
-                total_dist += a[b, k] * a[b, k] * (wb * cw[k])
+        total_dist += zd[b] * wb  # the coefficients that round to zero
         # zc[t]: distortion of zeroing the first t candidate positions
         zc[0] = 0.0
         for t in range(m):
-            k = pos[t]
-            zc[t + 1] = zc[t] + a[b, k] * a[b, k] * (wb * cw[k])
-        cost[0] = 0.0  # node 0: start (DC); node t+1: pos[t] is the last non-zero so far
-        for t in range(m):
-            k = pos[t]
-            x = a[b, k]
-            sk = wb * cw[k]
-            lr = np.int64(np.floor(x + 0.5))
-            # within a magnitude category the rate is the same, so the only candidates
-            # are the rounded level and the top (cheapest-category) value of each smaller one
-            nc = 0
-            cand[nc] = lr
-            nc += 1
-            top = 1
-            while top < lr:
-                cand[nc] = top
+            x = vals[p0 + t]
+            zc[t + 1] = zc[t] + x * x * (wb * cw[pos[p0 + t]])
+        if lam == 0.0:  # plain rounding (the search's ties at 0.5 may go either way)
+            best = 0.0
+            bu = 0
+            for t in range(m):
+                x = vals[p0 + t]
+                lv = np.int64(np.floor(x + 0.5))
+                lev[t + 1] = lv
+                prev[t + 1] = bu
+                bu = t + 1
+                best += (x - lv) * (x - lv) * (wb * cw[pos[p0 + t]])
+        else:
+            cost[0] = 0.0  # node 0: start (DC); node t+1: candidate t is the last non-zero so far
+            for t in range(m):
+                k = np.int64(pos[p0 + t])
+                x = vals[p0 + t]
+                sk = wb * cw[k]
+                lr = np.int64(np.floor(x + 0.5))
+                # within a magnitude category the rate is the same, so the only candidates
+                # are the rounded level and the top (cheapest-category) value of each smaller one
+                nc = 0
+                cand[nc] = lr
                 nc += 1
-                top = top * 2 + 1
+                top = 1
+                while top < lr:
+                    cand[nc] = top
+                    nc += 1
+                    top = top * 2 + 1
+                best = inf
+                bu = 0
+                bl = 0
+                for u in range(t + 1):  # predecessor node
+                    pk = 0 if u == 0 else np.int64(pos[p0 + u - 1])
+                    run = k - pk - 1
+                    base = cost[u] + (zc[t] - zc[u]) + lam * (run // 16) * zrl_len
+                    if base >= best:
+                        continue
+                    r = run % 16
+                    for c in range(nc):
+                        lv = cand[c]
+                        s = _size(lv)
+                        d = (x - lv) * (x - lv) * sk
+                        v = base + d + lam * (hl[r, s] + s)
+                        if v < best:
+                            best = v
+                            bu = u
+                            bl = lv
+                cost[t + 1] = best
+                prev[t + 1] = bu
+                lev[t + 1] = bl
             best = inf
             bu = 0
-            bl = 0
-            for u in range(t + 1):  # predecessor node
-                pk = 0 if u == 0 else pos[u - 1]
-                run = k - pk - 1
-                base = cost[u] + (zc[t] - zc[u]) + lam * (run // 16) * zrl_len
-                if base >= best:
-                    continue
-                r = run % 16
-                for c in range(nc):
-                    lv = cand[c]
-                    s = _size(lv)
-                    d = (x - lv) * (x - lv) * sk
-                    v = base + d + lam * (hl[r, s] + s)
-                    if v < best:
-                        best = v
-                        bu = u
-                        bl = lv
-            cost[t + 1] = best
-            prev[t + 1] = bu
-            lev[t + 1] = bl
-        best = inf
-        bu = 0
-        for u in range(m + 1):
-            pk = 0 if u == 0 else pos[u - 1]
-            v = cost[u] + (zc[m] - zc[u]) + (lam * eob_len if pk < 63 else 0.0)
-            if v < best:
-                best = v
-                bu = u
+            for u in range(m + 1):
+                pk = 0 if u == 0 else np.int64(pos[p0 + u - 1])
+                v = cost[u] + (zc[m] - zc[u]) + (lam * eob_len if pk < 63 else 0.0)
+                if v < best:
+                    best = v
+                    bu = u
         # backtrack and count symbols
         block_bits = 0.0
-        if (0 if bu == 0 else pos[bu - 1]) < 63:
+        if (0 if bu == 0 else np.int64(pos[p0 + bu - 1])) < 63:
             counts[256] += 1
             block_bits += eob_len
         u = bu
         while u > 0:
-            k = pos[u - 1]
+            k = np.int64(pos[p0 + u - 1])
             p = prev[u]
-            pk = 0 if p == 0 else pos[p - 1]
+            pk = 0 if p == 0 else np.int64(pos[p0 + p - 1])
             run = k - pk - 1
             s = _size(lev[u])
             out[b, k] = lev[u]
@@ -132,55 +139,94 @@ def _trellis_range(a, w, cw, lam, hl, eob_len, zrl_len, out, counts, b0, b1):
 
 
 @njit(cache=True, nogil=True)
-def _trellis_chunks(a, w, cw, lam, hl, eob_len, zrl_len, out, counts, bits, dist, c0, c1):
+def _trellis_chunks(vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, counts, bits, dist, c0, c1):
     """:func:`_trellis_range` on chunks c0..c1-1 of :data:`CHUNK` blocks; per-chunk
     results in ``counts[c]``, ``bits[c]``, ``dist[c]``."""
-    n = a.shape[0]
+    n = ptr.shape[0] - 1
     for c in range(c0, c1):
-        r = _trellis_range(a, w, cw, lam, hl, eob_len, zrl_len, out, counts[c],
+        r = _trellis_range(vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, counts[c],
                            c * CHUNK, min(n, (c + 1) * CHUNK))
         bits[c] = r[0]
         dist[c] = r[1]
 
 
-def _trellis(a, w, cw, lam, hl, eob_len, zrl_len, out, counts):
-    """a: (n, 64) zigzag |coef|/q; the distortion weight of coefficient k of block b is
-    ``w[b] * cw[k]``. Writes magnitudes to out and symbol counts (run*16 + size; 256 = EOB,
-    257 = ZRL) to counts; returns (bits, weighted AC distortion). Blocks are processed
-    in chunks of :data:`CHUNK` on :mod:`msroi.codec.threads`; the sums are taken in chunk order."""
+def _trellis(cands, w, cw, lam, hl, eob_len, zrl_len, out, counts):
+    """``cands`` = (vals, pos, ptr, zd): the candidate coefficients of the blocks (those
+    whose rounded level is non-zero) as |coef|/q, their zigzag positions (block b's are
+    ``ptr[b]:ptr[b + 1]``), and per block the summed ``(|coef|/q)^2 * cw[k]`` of the others.
+    The distortion weight of coefficient k of block b is ``w[b] * cw[k]``. Writes
+    magnitudes to out and symbol counts (run*16 + size; 256 = EOB, 257 = ZRL) to counts;
+    returns (bits, weighted AC distortion). Blocks are processed in chunks of
+    :data:`CHUNK` on :mod:`msroi.codec.threads`; the sums are taken in chunk order."""
     from msroi.codec import threads
 
-    nch = (a.shape[0] + CHUNK - 1) // CHUNK
+    vals, pos, ptr, zd = cands
+    nch = (len(ptr) - 1 + CHUNK - 1) // CHUNK
     bits = np.zeros(nch)
     dist = np.zeros(nch)
     cnt = np.zeros((nch, 258), np.int64)
-    threads.run_chunks(_trellis_chunks, nch, a, w, cw, lam, hl, eob_len, zrl_len, out, cnt, bits, dist)
+    threads.run_chunks(_trellis_chunks, nch, vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, cnt,
+                       bits, dist)
     counts += cnt.sum(axis=0)
     return float(np.sum(bits)), float(np.sum(dist))
 
 
 @njit(cache=True, nogil=True)
-def _prepare_chunks(coefs, qz, zigzag, a, dc_x, cnt, c0, c1):
-    """From (n, 64) natural-order coefficients: ``a`` = zigzag |coef| / q, ``dc_x`` = DC / q
-    and the symbol counts of plain rounding (``cnt[c]`` per chunk), chunks c0..c1-1."""
+def _prepare_chunks(coefs, qz, zigzag, cwz, dc_x, m, zd, cnt, c0, c1):
+    """From (n, 64) natural-order coefficients: ``dc_x`` = DC / q, per block the number
+    ``m`` of AC coefficients whose rounded level is non-zero and the weighted squared
+    ``|coef|/q`` of the others (``zd``, as ``coef^2 * cw / q^2``), and the symbol counts
+    of plain rounding (``cnt[c]`` per chunk), chunks c0..c1-1."""
     n = coefs.shape[0]
-    lv = np.empty(64, np.int64)
+    near = np.empty(64)  # a little under q / 2: below it |coef|/q cannot round to 0.5 or up
+    cwq = np.empty(64)
+    for i in range(64):
+        near[i] = 0.5 * qz[i] * (1.0 - 1e-9)
+        cwq[i] = cwz[i] / (qz[i] * qz[i])
     for c in range(c0, c1):
         for b in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
             dc_x[b] = coefs[b, 0] / qz[0]
             last = 0
+            mb = 0
+            z = 0.0
             for i in range(1, 64):
-                x = abs(coefs[b, zigzag[i]]) / qz[i]
-                a[b, i] = x
-                lv[i] = np.int64(np.floor(x + 0.5))
-            for i in range(1, 64):
-                if lv[i] != 0:
+                a = abs(coefs[b, zigzag[i]])
+                if a < near[i]:  # |coef|/q < 0.5 and rounds to 0: no division needed
+                    z += a * a * cwq[i]
+                    continue
+                x = a / qz[i]
+                if x >= 0.5:
+                    mb += 1
+                else:
+                    z += a * a * cwq[i]
+                lv = np.int64(np.floor(x + 0.5))
+                if lv != 0:
                     run = i - last - 1
                     cnt[c, 257] += run // 16
-                    cnt[c, (run % 16) * 16 + _size(lv[i])] += 1
+                    cnt[c, (run % 16) * 16 + _size(lv)] += 1
                     last = i
             if last < 63:
                 cnt[c, 256] += 1
+            m[b] = mb
+            zd[b] = z
+
+
+@njit(cache=True, nogil=True)
+def _candidates_chunks(coefs, qz, zigzag, ptr, vals, pos, c0, c1):
+    """Fill ``vals`` (|coef|/q) and ``pos`` (zigzag index) of the candidate coefficients
+    of blocks in chunks c0..c1-1, block b's at ``ptr[b]:ptr[b + 1]``."""
+    n = coefs.shape[0]
+    for b in range(c0 * CHUNK, min(n, c1 * CHUNK)):
+        j = ptr[b]
+        for i in range(1, 64):
+            a = abs(coefs[b, zigzag[i]])
+            if a < 0.5 * qz[i] * (1.0 - 1e-9):  # as in _prepare_chunks
+                continue
+            x = a / qz[i]
+            if x >= 0.5:
+                vals[j] = x
+                pos[j] = i
+                j += 1
 
 
 @njit(cache=True, nogil=True)
@@ -237,7 +283,10 @@ class Trellis:
 
     ``coefs`` (bh, bw, 8, 8) unquantised DCT, ``table`` (8, 8) steps, ``weights``
     (bh, bw) per-block distortion weights, ``coef_weight`` (8, 8) per-frequency weights.
-    Holds one float64 per coefficient (``a``) besides a view of ``coefs``.
+    Holds, besides a view of ``coefs``, only the AC coefficients whose rounded level is
+    non-zero (the trellis' candidates: |coef|/q as float64 and the zigzag index, packed
+    block after block) and per block their count and the weighted distortion of the
+    rest, which no lambda changes.
     """
 
     def __init__(self, coefs, table, weights, coef_weight):
@@ -247,18 +296,31 @@ class Trellis:
         self.shape = coefs.shape
         n = coefs.shape[0] * coefs.shape[1]
         self.coefs = np.ascontiguousarray(coefs, dtype=np.float64).reshape(n, 64)
-        qz = np.ascontiguousarray(q.reshape(64)[ZIGZAG])
-        self.a = np.empty((n, 64))
+        qz = self._qz = np.ascontiguousarray(q.reshape(64)[ZIGZAG])
+        self.cw = np.ascontiguousarray((q * q * coef_weight).reshape(64)[ZIGZAG])
         self.dc_x = np.empty(n)
+        m = np.empty(n, np.int64)
+        zd = np.empty(n)
         nch = (n + CHUNK - 1) // CHUNK
         cnt = np.zeros((nch, 258), np.int64)
-        threads.run_chunks(_prepare_chunks, nch, self.coefs, qz, ZIGZAG, self.a, self.dc_x, cnt)
+        threads.run_chunks(_prepare_chunks, nch, self.coefs, qz, ZIGZAG, self.cw, self.dc_x, m, zd, cnt)
         self.counts0 = cnt.sum(axis=0)  # symbols of plain rounding
+        ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(m, out=ptr[1:])
+        del m
+        vals = np.empty(int(ptr[-1]))
+        pos = np.empty(int(ptr[-1]), np.int8)
+        threads.run_chunks(_candidates_chunks, nch, self.coefs, qz, ZIGZAG, ptr, vals, pos)
+        self.cands = (vals, pos, ptr, zd)
         self.w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64).reshape(n))
-        self.cw = np.ascontiguousarray((q * q * coef_weight).reshape(64)[ZIGZAG])
         self.dc = np.rint(self.dc_x).astype(np.int64)
         self.dc_dist = float(np.sum((self.dc_x - self.dc) ** 2 * (self.w * self.cw[0])))
         self.lengths = code_lengths(self.counts0)
+
+    @property
+    def a(self) -> np.ndarray:
+        """(n, 64) zigzag |coef|/q, DC included (for inspection; not held)."""
+        return np.abs(self.coefs[:, ZIGZAG]) / self._qz
 
     @property
     def scale(self) -> np.ndarray:
@@ -273,11 +335,11 @@ class Trellis:
         cached = getattr(self, "_last", None)
         if cached is not None and cached[0] == key and cached[1] is self.lengths:
             return cached[2]
-        out = np.empty(self.a.shape, np.int16)
+        out = np.empty((len(self.w), 64), np.int16)
         out[:, 0] = 0
         counts = np.zeros(258, np.int64)
         hl, eob, zrl = self.lengths
-        bits, dist = _trellis(self.a, self.w, self.cw, float(lam), hl, eob, zrl, out, counts)
+        bits, dist = _trellis(self.cands, self.w, self.cw, float(lam), hl, eob, zrl, out, counts)
         self._last = (key, self.lengths, (out, bits, counts, dist))  # the same call again is free
         return out, bits, counts, dist
 

@@ -394,6 +394,13 @@ def _init_worker(settings: Settings) -> None:
     _STATE["settings"] = settings
 
 
+def _init_child(settings: Settings) -> None:
+    from msroi import lean
+
+    lean.OWN_PROCESS = True
+    _init_worker(settings)
+
+
 def run(pairs, settings: Settings, jobs: int = 1, on_done=None, baselines=None, debug: bool = False) -> list[dict]:
     """Compress every ``(image, output)`` pair with ``settings`` in ``jobs`` processes (one
     classifier load per process, only when maps need it). ``on_done(record)`` is called as
@@ -409,7 +416,7 @@ def run(pairs, settings: Settings, jobs: int = 1, on_done=None, baselines=None, 
             records[i] = _run_one(i, src, dst, base, debug)[1]
             on_done and on_done(records[i])
         return records
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_worker,
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_child,
                              initargs=(settings,)) as pool:
         futures = [pool.submit(_run_one, i, s, d, b, debug) for i, ((s, d), b) in enumerate(zip(pairs, baselines))]
         try:

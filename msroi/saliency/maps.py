@@ -72,7 +72,10 @@ def load_classifier(path="default", cache_dir=None):
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InputError(meta_path, f"cannot read model metadata ({e})") from None
-    import keras
+    from msroi import lean
+
+    with lean.without("sklearn"):  # Keras' scikit-learn wrappers: a second of start-up, unused
+        import keras
 
     from msroi.saliency.networks import paper as _registers_custom_layers  # noqa: F401  (trained models use msroi's layers)
 
