@@ -45,7 +45,9 @@ SELECTIONS = config["original"]["selection"]
 BASE_QUALITIES = config["base_quality"]
 THRESHOLDS = config["original"]["threshold_pct"]
 # the original method's (selection model, base quality, threshold) settings, one job per map source
-ORIGINAL_SETTINGS = [(s, q, t) for s in SELECTIONS for q in BASE_QUALITIES for t in THRESHOLDS]
+ORIGINAL_SETTINGS = [
+    (s, q, t) for s in SELECTIONS for q in BASE_QUALITIES for t in THRESHOLDS
+]
 ENCODER = config["encoder"]
 
 
@@ -83,10 +85,7 @@ def jpeg_outputs(method, variant, image):
     original method, whose job covers every selection model of one map source)."""
     base = f"{RESULTS}/compressed/{method}/{variant}/{image}"
     if method == "original":
-        return [
-            f"{base}/sel{s}_q{q}_t{fmt(t)}.jpg"
-            for s, q, t in ORIGINAL_SETTINGS
-        ]
+        return [f"{base}/sel{s}_q{q}_t{fmt(t)}.jpg" for s, q, t in ORIGINAL_SETTINGS]
     return [f"{base}/q{q}.jpg" for q in BASE_QUALITIES]
 
 

@@ -13,7 +13,7 @@ rule standard:
     log:
         f"{RESULTS}/logs/standard/{{method}}/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/standard/{{method}}/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/standard/{{method}}/{{image}}.tsv"
     wildcard_constraints:
         method="jpeg|jpegli|mozjpeg",
     conda:
@@ -40,7 +40,7 @@ rule original:
     log:
         f"{RESULTS}/logs/original/{{source}}/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/original/{{source}}/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/original/{{source}}/{{image}}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -66,7 +66,7 @@ rule semantic:
     log:
         f"{RESULTS}/logs/semantic/{{source}}/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/semantic/{{source}}/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/semantic/{{source}}/{{image}}.tsv"
     conda:
         "../../environment.yml"
     threads: 1

@@ -52,7 +52,7 @@ rule evaluation_original:
     log:
         f"{RESULTS}/logs/evaluation_original/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/evaluation_original/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/evaluation_original/{{image}}.tsv"
     conda:
         "../../environment.yml"
     threads: 1

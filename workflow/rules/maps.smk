@@ -9,7 +9,7 @@ rule prior_map:
     log:
         f"{RESULTS}/logs/prior_map/{{source}}/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/prior_map/{{source}}/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/prior_map/{{source}}/{{image}}.tsv"
     wildcard_constraints:
         source="center|uniform",
     conda:
@@ -72,7 +72,7 @@ rule msroi_maps:
     log:
         f"{RESULTS}/logs/msroi_maps.log",
     benchmark:
-        f"{RESULTS}/benchmarks/msroi_maps.tsv",
+        f"{RESULTS}/benchmarks/msroi_maps.tsv"
     conda:
         "../../environment.yml"
     threads: 2

@@ -14,7 +14,7 @@ rule score:
     log:
         f"{RESULTS}/logs/score/{{method}}/{{variant}}/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/score/{{method}}/{{variant}}/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/score/{{method}}/{{variant}}/{{image}}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -38,7 +38,7 @@ rule sweep:
     log:
         f"{RESULTS}/logs/sweep/{{encoder}}/{{image}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/sweep/{{encoder}}/{{image}}.tsv",
+        f"{RESULTS}/benchmarks/sweep/{{encoder}}/{{image}}.tsv"
     conda:
         "../../environment.yml"
     threads: 1
@@ -65,7 +65,7 @@ rule aggregate:
     log:
         f"{RESULTS}/logs/aggregate.log",
     benchmark:
-        f"{RESULTS}/benchmarks/aggregate.tsv",
+        f"{RESULTS}/benchmarks/aggregate.tsv"
     conda:
         "../../environment.yml"
     threads: 1

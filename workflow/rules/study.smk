@@ -40,7 +40,7 @@ rule study:
     log:
         f"{RESULTS}/logs/study.log",
     benchmark:
-        f"{RESULTS}/benchmarks/study.tsv",
+        f"{RESULTS}/benchmarks/study.tsv"
     conda:
         "../../environment.yml"
     threads: 1
