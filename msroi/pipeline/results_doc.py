@@ -372,7 +372,8 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
                   "sequential/progressive mode. \"Encoder alone\" is the semantic method given a constant map.", "",
                   "| measure | target | measured | met |", "|---|---|---|---|"]
         for what, target, value, met in targets:
-            lines.append(f"| {what} | {target} | {value:+.2f} | {'yes' if met else 'no'} |")
+            shown = f"{value:.0f}" if target.startswith("=") else f"{value:+.2f}"
+            lines.append(f"| {what} | {target} | {shown} | {'yes' if met else 'no'} |")
         lines.append("")
     per_q = per_quality_rows(summary)
     if per_q:
