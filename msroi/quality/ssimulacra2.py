@@ -214,21 +214,20 @@ def _reference_scale(img1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def _scale_norms(ref_scale, img2: np.ndarray) -> np.ndarray:
     """The 18 norms of one scale as an array [channel, norm, map]."""
-    img1, mu1, s11 = ref_scale
-    s22, s12, mu2 = _blur(np.stack([img2 * img2, img1 * img2, img2]))
-    diff = mu1 - mu2
-    num_m = 1.0 - diff * diff
-    num_s = 2.0 * (s12 - mu1 * mu2) + _C2
-    denom_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + _C2
-    ssim_err = np.maximum(1.0 - num_m * num_s / denom_s, 0.0)
-    ratio = (1.0 + np.abs(img2 - mu2)) / (1.0 + np.abs(img1 - mu1)) - 1.0
-    ringing = np.maximum(ratio, 0.0)
-    blurring = np.maximum(-ratio, 0.0)
     out = np.empty((3, 2, 3))
-    for m, maps in enumerate((ssim_err, ringing, blurring)):
-        mean, l4 = _norms(maps)
-        out[:, 0, m] = mean
-        out[:, 1, m] = l4
+    # one channel at a time: the temporaries stay small enough for the allocator to reuse
+    # (whole-stack temporaries cost more in page faults than in arithmetic)
+    for c in range(3):
+        x, mu1, s11 = (a[c] for a in ref_scale)
+        y = img2[c]
+        s22, s12, mu2 = _blur(np.stack([y * y, x * y, y]))
+        num_s = 2.0 * (s12 - mu1 * mu2) + _C2
+        denom_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + _C2
+        diff = mu1 - mu2
+        ssim_err = np.maximum(1.0 - (1.0 - diff * diff) * num_s / denom_s, 0.0)
+        ratio = (1.0 + np.abs(y - mu2)) / (1.0 + np.abs(x - mu1)) - 1.0
+        for m, maps in enumerate((ssim_err, np.maximum(ratio, 0.0), np.maximum(-ratio, 0.0))):
+            out[c, 0, m], out[c, 1, m] = _norms(maps)
     return out
 
 
