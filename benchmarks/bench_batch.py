@@ -1,9 +1,10 @@
-"""`msroi compress DIR -o OUT` (msroi maps, semantic method, Q50 budget) on 20 photos of
-768x512, in images per second, against mozjpeg 4.0.3 (jpeglib) at Q50 on the same files in
+"""`msroi compress DIR -o OUT` (msroi maps, semantic method, Q50 budget) on 20 (``--images``)
+photos of 768x512, in images per second, against mozjpeg 4.0.3 (jpeglib) at Q50 on the same files in
 the same run. msroi's time is the whole command: Python and TensorFlow start-up, one model
-load per worker, map and encode per image.
+load per worker, map and encode per image. With several ``--jobs`` values it prints each
+rate relative to ``-j 1``'s (the many-core target: >= 1.7x on two cores for 100 photos).
 
-    python benchmarks/bench_batch.py [--jobs N ...]
+    python benchmarks/bench_batch.py [--jobs N ...] [--images N]
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def photos(out: Path, n: int = 20) -> list[Path]:
         rgb = np.asarray(Image.fromarray(read_image(sample_path(name))).resize(SIZE, Image.Resampling.LANCZOS))
         images += [(name, rgb), (f"{name}_flip", rgb[:, ::-1])]
     big = photo(1152, 768)
-    for i, (y, x) in enumerate([(0, 0), (256, 384), (0, 384), (256, 0)]):
+    offsets = [(0, 0), (256, 384), (0, 384), (256, 0)]
+    offsets += [(y, x) for y in range(0, 257, 32) for x in range(0, 385, 32) if (y, x) not in offsets]
+    for i, (y, x) in enumerate(offsets[:max(n - len(images), 0)]):
         images.append((f"coffee_crop{i}", big[y:y + SIZE[1], x:x + SIZE[0]]))
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -78,20 +81,25 @@ def total_bytes(d: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, nargs="*", default=[0, 1], help="msroi -j values (0 = its default)")
+    parser.add_argument("--images", type=int, default=20, help="number of photos (up to 128)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        paths = photos(tmp / "in")
+        paths = photos(tmp / "in", args.images)
         n = len(paths)
         moz = time_mozjpeg(paths, tmp / "mozjpeg")
         print(f"{n} photos {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
         print(f"mozjpeg 4.0.3 Q50: {moz:.2f} s, {n / moz:.1f} images/s, {total_bytes(tmp / 'mozjpeg')} bytes")
+        one = None
         for jobs in args.jobs:
             s = time_msroi(tmp / "in", tmp / "msroi", jobs or None)
             label = f"-j {jobs}" if jobs else "default -j"
+            one = s if jobs == 1 else one
             print(f"msroi compress ({label}), msroi maps, Q50 budget: {s:.1f} s, {n / s:.2f} images/s, "
                   f"{total_bytes(tmp / 'msroi')} bytes; mozjpeg is {s / moz:.0f}x faster "
                   f"(msroi/mozjpeg images/s ratio {moz / s:.4f})")
+        if one:
+            print(f"rate relative to -j 1: {one / s:.2f}x for the last run ({label})")
 
 
 if __name__ == "__main__":
