@@ -2,7 +2,7 @@
 
 There is no Butteraugli port here: the metric is computed by the C++ tool of Debian's
 ``libjxl-devtools`` package (libjxl 0.7, see :data:`BUTTERAUGLI_VERSION`). Each pair is
-written as two 8-bit RGB PNGs without colour chunks (read by the tool as sRGB) into a
+written as two binary 8-bit PPMs (no colour information: read by the tool as sRGB) into a
 temporary directory, and one call ``butteraugli_main REF DIST --pnorm 3`` prints both
 numbers:
 
@@ -132,12 +132,13 @@ def _parse(stdout: str, path: str) -> tuple[float, float]:
 
 def _run(path: str, ref: np.ndarray, dist: np.ndarray, timeout: float) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="msroi-butteraugli-") as tmp:
-        ref_png = Path(tmp, "reference.png")
-        dist_png = Path(tmp, "distorted.png")
-        # Plain 8-bit RGB PNGs (no gAMA/sRGB/iCCP chunks): the tool reads them as sRGB.
-        Image.fromarray(np.ascontiguousarray(ref), "RGB").save(ref_png, compress_level=1)
-        Image.fromarray(np.ascontiguousarray(dist), "RGB").save(dist_png, compress_level=1)
-        cmd = [path, str(ref_png), str(dist_png), "--pnorm", "3"]
+        ref_file = Path(tmp, "reference.ppm")
+        dist_file = Path(tmp, "distorted.ppm")
+        # Binary 8-bit PPMs (no colour information: the tool reads them as sRGB, as it reads
+        # a PNG without colour chunks, to the same values; much cheaper to write and read).
+        Image.fromarray(np.ascontiguousarray(ref), "RGB").save(ref_file)
+        Image.fromarray(np.ascontiguousarray(dist), "RGB").save(dist_file)
+        cmd = [path, str(ref_file), str(dist_file), "--pnorm", "3"]
         try:
             proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout,
                                   env={**os.environ, "LC_ALL": "C"})
