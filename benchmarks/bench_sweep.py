@@ -41,6 +41,9 @@ def mosaic() -> np.ndarray:
 
 def sweep_one(name, rgb, roi, box, targets, known, tolerance):
     """One reference's sweep, as the workflow's sweep job runs it; returns (name, rows, new qualities, s)."""
+    from msroi import lean
+
+    lean.reuse_freed_memory()  # as the workflow's jobs do (msroi.pipeline.joblog)
     enc = reference_encoder(name, jpeg.EncoderOptions(optimize=True))
     scored = pd.DataFrame([{"q": q, "bytes": b} for q, b in known.items()])
     t = time.perf_counter()

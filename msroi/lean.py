@@ -1,4 +1,4 @@
-"""Start-up shortcuts for processes that are msroi's own: its command line and the worker
+"""Start-up shortcuts (and one malloc setting) for processes that are msroi's own: its command line and the worker
 processes it starts (they set :data:`OWN_PROCESS`; importing msroi as a library does not).
 
 Some libraries import heavy optional packages they only need for features msroi never
@@ -33,3 +33,24 @@ def without(*modules: str):
         for m in modules:
             if sys.modules.get(m, 0) is None:
                 del sys.modules[m]
+
+
+def reuse_freed_memory() -> None:
+    """Let glibc's malloc serve arrays up to 32 MiB from its heap and keep freed memory
+    there, instead of mapping fresh zeroed pages for every large temporary and unmapping
+    them on free: the metrics allocate hundreds of megabytes of short-lived 4 MP planes per
+    image pair, and on this VM the page faults cost as much as the arithmetic (SSIM and
+    MS-SSIM: 1.1 s system time of 1.6 s per 4 MP pair, 0.07 s after). Freed memory stays
+    with the process until it exits, so this is for short-lived jobs (the workflow's).
+    A no-op without glibc."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    mallopt(m_mmap_threshold, 32 * 2**20)
+    mallopt(m_trim_threshold, 2**30)

@@ -10,11 +10,15 @@ import traceback
 def job_log(path, stdout: bool = False):
     """Send stderr (and stdout when ``stdout``) to the log file ``path`` for the block.
 
-    An exception leaving the block is written to the log (a one-line message for an msroi
-    error, the traceback otherwise) before it propagates, so a failed job's log says why.
+    Workflow jobs are short-lived, so freed memory is kept for reuse
+    (:func:`msroi.lean.reuse_freed_memory`). An exception leaving the block is written to
+    the log (a one-line message for an msroi error, the traceback otherwise) before it
+    propagates, so a failed job's log says why.
     """
+    from msroi import lean
     from msroi.errors import MsroiError
 
+    lean.reuse_freed_memory()
     with open(path, "w", encoding="utf-8") as log:
         with contextlib.redirect_stderr(log), (contextlib.redirect_stdout(log) if stdout else contextlib.nullcontext()):
             try:

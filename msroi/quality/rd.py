@@ -41,8 +41,8 @@ def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: i
 
     ``size_at(q)`` gives the file size at quality q (called at most once per quality; sizes
     are taken to grow with q); ``known`` maps qualities already scored to their sizes. For
-    each target t, bisection over ``lo..hi`` (narrowed by every size seen so far) finds the
-    largest q with ``size_at(q) <= t`` and q + 1. Each target ends up bracketed by chosen
+    each target t, a search over ``lo..hi`` (narrowed by every size seen so far, each step
+    interpolating on log size) finds the largest q with ``size_at(q) <= t`` and q + 1. Each target ends up bracketed by chosen
     qualities (``lo`` alone below the smallest file, ``hi`` alone above the largest) and, when
     no chosen quality is within ``tolerance`` of it (relative difference of log bytes), the
     nearer of q and q + 1 is chosen too; ``tolerance=0`` chooses both. Returns the sorted
@@ -62,16 +62,20 @@ def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: i
     for t in sorted({int(t) for t in targets}):
         if t <= 0:
             continue
-        if size(lo) > t:
+        # the ends are encoded only when the sizes seen so far do not bracket t
+        if not any(v <= t for v in sizes.values()) and size(lo) > t:
             chosen.add(lo)
             continue
-        if size(hi) <= t:
+        if not any(v > t for v in sizes.values()) and size(hi) <= t:
             chosen.add(hi)
             continue
         a = max(q for q, b in sizes.items() if b <= t)
         b = min(q for q, b in sizes.items() if b > t)
         while b - a > 1:
-            m = (a + b) // 2
+            # interpolation on log size (usually lands next to the answer), kept strictly inside
+            la, lb = np.log(max(sizes[a], 1)), np.log(sizes[b])
+            guess = a + (np.log(t) - la) / (lb - la) * (b - a) if lb > la else (a + b) / 2
+            m = min(max(int(round(guess)), a + 1), b - 1)
             a, b = (m, b) if size(m) <= t else (a, m)
         below = [q for q in chosen if q <= a]
         above = [q for q in chosen if q >= b]
