@@ -62,6 +62,9 @@ def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: i
     for t in sorted({int(t) for t in targets}):
         if t <= 0:
             continue
+        if tolerance > 0 and near(t, chosen) and any(sizes[q] <= t for q in chosen) \
+                and any(sizes[q] > t for q in chosen):
+            continue  # already covered: no encode needed
         # the ends are encoded only when the sizes seen so far do not bracket t
         if not any(v <= t for v in sizes.values()) and size(lo) > t:
             chosen.add(lo)
