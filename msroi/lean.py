@@ -1,5 +1,6 @@
-"""Start-up shortcuts (and one malloc setting) for processes that are msroi's own: its command line and the worker
-processes it starts (they set :data:`OWN_PROCESS`; importing msroi as a library does not).
+"""Start-up shortcuts (and one malloc setting) for processes that are msroi's own: its
+command line and the worker processes it starts (they set :data:`OWN_PROCESS`; importing
+msroi as a library does not), and the workflow's jobs (:func:`reuse_freed_memory`).
 
 Some libraries import heavy optional packages they only need for features msroi never
 calls: numba imports ``scipy.linalg`` (0.25-0.45 s) to find a BLAS for ``np.dot``, Keras

@@ -384,9 +384,9 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
                   "| metric | " + " | ".join(f"Q{q}" for q in qs) + " |", "|" + "---|" * (len(qs) + 1)]
         for column, values in per_q:
             digits = METRIC[column.removeprefix("roi_")].digits
-            cells = [_fmt(v, digits=digits) + (" (met)" if column == "roi_ssimulacra2" and v >= 0 else
-                                                " (not met)" if column == "roi_ssimulacra2" else "")
-                     for _, v in values]
+            cells = [_fmt(v, digits=digits) for _, v in values]
+            if column == "roi_ssimulacra2":
+                cells = [f"{c} ({'met' if v >= 0 else 'not met'})" for c, (_, v) in zip(cells, values)]
             lines.append(f"| {label(column)} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["# The paper's six metrics", "", "Against standard JPEG (libjpeg-turbo), as the paper compared.", ""]

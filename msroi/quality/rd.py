@@ -40,13 +40,15 @@ def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: i
     """The qualities to score so that every target byte count can be read off a curve.
 
     ``size_at(q)`` gives the file size at quality q (called at most once per quality; sizes
-    are taken to grow with q); ``known`` maps qualities already scored to their sizes. For
-    each target t, a search over ``lo..hi`` (narrowed by every size seen so far, each step
-    interpolating on log size) finds the largest q with ``size_at(q) <= t`` and q + 1. Each target ends up bracketed by chosen
-    qualities (``lo`` alone below the smallest file, ``hi`` alone above the largest) and, when
-    no chosen quality is within ``tolerance`` of it (relative difference of log bytes), the
-    nearer of q and q + 1 is chosen too; ``tolerance=0`` chooses both. Returns the sorted
-    qualities to score that are not in ``known``.
+    are taken to grow with q); ``known`` maps qualities already scored to their sizes. A
+    target already bracketed by chosen qualities, one of them within ``tolerance`` of it
+    (relative difference of log bytes), needs nothing. Otherwise a search over ``lo..hi``
+    (narrowed by every size seen so far, each step interpolating on log size) finds the
+    largest q with ``size_at(q) <= t`` and q + 1; the target ends up bracketed by chosen
+    qualities (``lo`` alone below the smallest file, ``hi`` alone above the largest) and,
+    when no chosen quality is within ``tolerance``, the nearer of q and q + 1 is chosen
+    too; ``tolerance=0`` chooses both. Returns the sorted qualities to score that are not
+    in ``known``.
     """
     sizes: dict[int, int] = {int(q): int(b) for q, b in dict(known).items()}
     chosen = set(sizes)
@@ -80,14 +82,12 @@ def bracket_qualities(size_at: Callable[[int], int], targets, lo: int = 1, hi: i
             guess = a + (np.log(t) - la) / (lb - la) * (b - a) if lb > la else (a + b) / 2
             m = min(max(int(round(guess)), a + 1), b - 1)
             a, b = (m, b) if size(m) <= t else (a, m)
-        below = [q for q in chosen if q <= a]
-        above = [q for q in chosen if q >= b]
         if tolerance <= 0:
             chosen |= {a, b}
             continue
-        if not below:
+        if not any(q <= a for q in chosen):
             chosen.add(a)
-        if not above:
+        if not any(q >= b for q in chosen):
             chosen.add(b)
         if not near(t, chosen):
             chosen.add(min((a, b), key=lambda q: abs(np.log(sizes[q] / t))))
