@@ -59,7 +59,7 @@ def softmax(z):
     return p / p.sum()
 
 
-def cnn_map(entry, kernel, scales=(224, 320), top_k=5, weighting="softmax", blur=0.0):
+def cnn_map(entry, kernel, scales=(224, 320), top_k=5, weighting="softmax", blur=0.0, combine="mean"):
     """Mean over ``scales`` of the min-max normalised class-evidence maps, at image size, in [0, 1].
 
     weighting: "softmax" (rectified CAMs weighted by softmax score: the default),
@@ -70,7 +70,7 @@ def cnn_map(entry, kernel, scales=(224, 320), top_k=5, weighting="softmax", blur
     z = entry["logits"]
     p = softmax(z)
     ranked = cam.top_k_classes(z, top_k)
-    m = np.zeros((h, w))
+    m = np.zeros((h, w)) if combine == "mean" else np.ones((h, w))
     for s in scales:
         f = entry["feats"][s].astype(np.float64)
         if weighting == "gradcam-p":
@@ -79,9 +79,13 @@ def cnn_map(entry, kernel, scales=(224, 320), top_k=5, weighting="softmax", blur
             roi = np.maximum(f @ wts, 0.0)
         else:
             cams = cam.class_activation_maps(f, kernel, ranked)
-            wt = {"softmax": p[ranked], "equal": np.ones(len(ranked)), "top1": np.eye(len(ranked))[0]}[weighting]
+            if weighting == "normalised":  # each class's rectified CAM scaled to [0, 1] first
+                cams = np.stack([cam.minmax(np.maximum(c, 0.0)) for c in cams])
+            wt = {"softmax": p[ranked], "normalised": p[ranked], "sqrt": np.sqrt(p[ranked]),
+                  "equal": np.ones(len(ranked)), "top1": np.eye(len(ranked))[0]}[weighting]
             roi = cam.combine_weighted(cams, wt)
-        m += cam.minmax(resize_map(roi, (h, w)))
+        layer = cam.minmax(resize_map(roi, (h, w)))
+        m = m * layer if combine == "product" and s != scales[0] else m + layer
     m = cam.minmax(m)
     if blur:
         m = cam.minmax(gaussian_filter(m, blur * np.hypot(h, w)))
@@ -165,6 +169,36 @@ def variants():
     return v
 
 
+def pointing_variants():
+    """Changes to the current default aimed at where the map's maximum falls (class weighting,
+    scales, combination of scales), each alone."""
+    base = {"scales": (192, 320), "blur": 0.04}
+    fin = {"gamma": 4.0, "centre": 0.5}
+    v = {"centre prior": None, "current default": (base, fin)}
+    for wt in ("sqrt", "normalised", "equal"):
+        v[f"weighting {wt}"] = ({**base, "weighting": wt}, fin)
+    for k in (3, 10):
+        v[f"top {k}"] = ({**base, "top_k": k}, fin)
+    for sc in ((192, 320, 448), (256, 384), (320,), (192, 448), (192, 384), (224, 448), (256, 448), (224, 384)):
+        v[f"scales {'+'.join(map(str, sc))}"] = ({**base, "scales": sc}, fin)
+    v["scales multiplied"] = ({**base, "combine": "product"}, fin)
+    v["blur 0.02"] = ({**base, "blur": 0.02}, fin)
+    v["blur 0.06"] = ({**base, "blur": 0.06}, fin)
+    v["centre 0.75"] = (base, {**fin, "centre": 0.75})
+    return v
+
+
+def pointing_grid():
+    """Scale pairs that raised the development pointing game, crossed with blur, power and centre."""
+    import itertools
+
+    v = {"centre prior": None}
+    for sc, bl, g, c in itertools.product(((192, 320), (192, 384), (192, 448), (256, 384)), (0.04, 0.06),
+                                          (3, 3.5, 4), (0.5, 0.75)):
+        v[f"{'+'.join(map(str, sc))} blur {bl} g {g} c {c}"] = ({"scales": sc, "blur": bl}, {"gamma": g, "centre": c})
+    return v
+
+
 def combos():
     """The grid of combined options (scales x class weighting x blur x face blob x gamma x centre)."""
     import itertools
@@ -184,6 +218,8 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", default=None, help="variant names to run (default: all)")
     ap.add_argument("--auc", action="store_true", help="also compute AUC (slower)")
     ap.add_argument("--grid", action="store_true", help="run the grid of combined options instead")
+    ap.add_argument("--pointing", action="store_true", help="run the pointing-game variants instead")
+    ap.add_argument("--pointing-grid", action="store_true", help="run the pointing-game grid instead")
     ap.add_argument("--json", default=None, help="write the table to this JSON file")
     args = ap.parse_args(argv)
     Path(args.cache).mkdir(parents=True, exist_ok=True)
@@ -193,7 +229,8 @@ def main(argv=None):
     print("variant".ljust(52) + " ".join(f"{n[:7]:>7s}" for n in names) + "   mean  gmean   min ptg  >=ctr  AUC    gain")
     centre_lifts = [lift(center_map(e["shape"]), e["mask"]) for e in cache]
     table = {}
-    for name, spec in (combos() if args.grid else variants()).items():
+    grid = combos() if args.grid else pointing_grid() if args.pointing_grid else pointing_variants() if args.pointing else variants()
+    for name, spec in grid.items():
         if args.only and name not in args.only and name != "centre prior":
             continue
         if spec is None:
