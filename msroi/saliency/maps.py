@@ -441,7 +441,8 @@ def map_images(
                     **(
                         {"last_weight": last_weight}
                         if method == "paper"
-                        else {"gamma": gamma, "centre": centre, "blur": blur_sigma, "face_detection": faces}
+                        else {"scales": list(_scales(short_side)), "gamma": gamma, "centre": centre, "blur": blur_sigma,
+                              "face_detection": faces}
                     ),
                     "confidence": info["confidence"],
                     "top1_score": info["top1_score"],

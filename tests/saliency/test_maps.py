@@ -284,7 +284,10 @@ def test_map_json_records_confidence_and_faces(classifier, tmp_path):
     record = json.loads((tmp_path / "out" / "astro.json").read_text())
     assert record["method"] == "msroi" and record["face_detection"] is True
     assert len(record["faces"]) == 1 and record["confidence"] > 0.95
-    assert record["gamma"] == 4.0 and record["centre"] == 0.5 and record["blur"] == 0.04
+    from msroi.saliency import maps
+
+    assert (record["gamma"], record["centre"], record["blur"]) == (maps.GAMMA, maps.CENTRE, maps.BLUR)
+    assert record["scales"] == [192, 384]
     assert "last_weight" not in record
 
 
