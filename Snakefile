@@ -44,6 +44,7 @@ STUDY_TARGETS = [
     "results/summary.csv",
     "results/bdrate.csv",
     "results/eval/rd.csv",
+    "results/map_scores.csv",
 ]
 
 

@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from msroi.quality.map_scores import auc, lift, pointing  # noqa: F401  (research scripts import them from here)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_DIR = ROOT / "research" / "mapdev"
 
@@ -70,32 +72,6 @@ def box_mask(boxes, shape) -> np.ndarray:
     for x0, y0, x1, y1 in boxes:
         mask[max(0, y0) : y1, max(0, x0) : x1] = True
     return mask
-
-
-def lift(m, mask) -> float:
-    """(share of the map's mass inside ``mask``) / (share of the area ``mask`` covers)."""
-    m = np.clip(np.asarray(m, dtype=np.float64), 0.0, None)
-    return float(m[mask].sum() / m.sum() / mask.mean())
-
-
-def auc(m, mask) -> float:
-    """Probability that a random pixel inside ``mask`` ranks above a random one outside (ties half).
-
-    Rank-based, so unchanged by any increasing transform of the map (e.g. a power): what an
-    encoder that ranks the map's values (the semantic encoder's default "rank" calibration, the
-    original's percentiles) sees, unlike lift.
-    """
-    from scipy.stats import rankdata
-
-    r = rankdata(np.asarray(m, dtype=np.float64).ravel())
-    inside = mask.ravel()
-    n1, n0 = int(inside.sum()), int(inside.size - inside.sum())
-    return float((r[inside].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def pointing(m, mask) -> bool:
-    """Is the map's (first) maximum inside ``mask``?"""
-    return bool(mask[np.unravel_index(int(np.argmax(m)), m.shape)])
 
 
 def image_sets(which: str) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:

@@ -312,12 +312,52 @@ def per_quality_rows(summary: pd.DataFrame, source: str = "msroi") -> list[tuple
     return rows
 
 
+def map_scores_section(scores: pd.DataFrame) -> list[str]:
+    """Markdown lines: lift per image and map source, mean, min, how many images at or above the
+    centre prior, pointing game and mean AUC (rows of :func:`msroi.pipeline.maps.score_maps`),
+    then the map targets met / not met. Empty without scores."""
+    if scores is None or scores.empty:
+        return []
+    images = list(dict.fromkeys(scores["image"]))
+    lift = scores.pivot(index="source", columns="image", values="lift")[images]
+    centre = lift.loc["center"] if "center" in lift.index else None
+    n = len(images)
+    lines = ["## Maps: do they find the boxes?", "",
+             "Every map source on the evaluation originals and their hand-drawn boxes (the same boxes as the",
+             "ROI metrics): lift = the share of the map's mass inside the boxes over the share of the area",
+             "they cover (1 = a uniform map); pointing = the map's maximum inside a box; AUC = the probability",
+             "that a box pixel ranks above a pixel outside. Per image: lift.", "",
+             "| map | " + " | ".join(images) + " | mean | min | >= centre | pointing | AUC |",
+             "|" + "---|" * (n + 6)]
+    for source in lift.index:
+        row = scores[scores["source"] == source]
+        beats = "" if centre is None else f"{int((lift.loc[source] >= centre - 1e-9).sum())}/{n}"
+        lines.append(f"| {source} | " + " | ".join(f"{v:.2f}" for v in lift.loc[source])
+                     + f" | {lift.loc[source].mean():.2f} | {lift.loc[source].min():.2f} | {beats}"
+                     + f" | {int(row['pointing'].sum())}/{n} | {row['auc'].mean():.3f} |")
+    lines.append("")
+    if "msroi" in lift.index:
+        m = lift.loc["msroi"]
+        hits = int(scores.loc[scores["source"] == "msroi", "pointing"].sum())
+        checks = [("mean lift", ">= 2.5", f"{m.mean():.2f}", m.mean() >= 2.5),
+                  ("lift on every image", ">= 1.2", f"{m.min():.2f}", m.min() >= 1.2),
+                  ("pointing game", f"= {n}/{n}", f"{hits}/{n}", hits == n)]
+        if centre is not None:
+            beats = int((m >= centre - 1e-9).sum())
+            checks.insert(1, ("images at or above the centre prior's lift", f">= {n - 1}/{n}", f"{beats}/{n}", beats >= n - 1))
+        lines += ["Targets for the msroi maps:", "", "| measure | target | measured | met |", "|---|---|---|---|"]
+        lines += [f"| {what} | {target} | {value} | {'yes' if met else 'no'} |" for what, target, value, met in checks]
+        lines.append("")
+    return lines
+
+
 def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, base_quality: int = 50,
-                     per_image: pd.DataFrame | None = None) -> str:
+                     per_image: pd.DataFrame | None = None, map_scores: pd.DataFrame | None = None) -> str:
     """The text of ``docs/results.md``: the semantic method against mozjpeg and libjpeg-turbo
     and against its own encoder with a uniform map on :data:`HEADLINE_METRICS`, then the
     paper's six metrics, all from the summary and BD-rate CSVs (and the targets, which also
-    read ``per_image``, see :func:`per_image_table`), and the machine/versions of ``info``
+    read ``per_image``, see :func:`per_image_table`), how well the maps find the boxes
+    (``map_scores``, see :func:`map_scores_section`), and the machine/versions of ``info``
     (see :func:`run_info`)."""
     from msroi.quality.butteraugli import BUTTERAUGLI_VERSION
 
@@ -389,6 +429,7 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
                 cells = [f"{c} ({'met' if v >= 0 else 'not met'})" for c, (_, v) in zip(cells, values)]
             lines.append(f"| {label(column)} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += map_scores_section(map_scores)
     lines += ["# The paper's six metrics", "", "Against standard JPEG (libjpeg-turbo), as the paper compared.", ""]
     same = same_encoder_table(summary, bdrate)
     if not same.empty:
@@ -430,8 +471,8 @@ def results_markdown(summary: pd.DataFrame, bdrate: pd.DataFrame, info: dict, ba
 
 
 def write_results_doc(results_dir, docs_dir, runtime_min: float | None = None, base_quality: int = 50) -> Path:
-    """Copy ``summary.csv`` and ``bdrate.csv`` from ``results_dir`` to ``docs_dir/results/``
-    with ``per_image.csv`` (:func:`per_image_table` of ``metrics.csv``) and a ``run.json`` of
+    """Copy ``summary.csv``, ``bdrate.csv`` and (if present) ``map_scores.csv`` from ``results_dir``
+    to ``docs_dir/results/`` with ``per_image.csv`` (:func:`per_image_table` of ``metrics.csv``) and a ``run.json`` of
     :func:`run_info`, and write ``docs_dir/results.md`` from them.
     Returns the markdown path."""
     import json
@@ -453,6 +494,8 @@ def write_results_doc(results_dir, docs_dir, runtime_min: float | None = None, b
         if src.is_file():
             with files.atomic_path(docs_dir / "figures" / src.name) as tmp:
                 shutil.copyfile(src, tmp)
+    if (results_dir / "map_scores.csv").is_file():
+        files.write_text(docs_dir / "results" / "map_scores.csv", (results_dir / "map_scores.csv").read_text())
     metrics_csv = results_dir / "metrics.csv"
     if metrics_csv.is_file():
         files.write_text(docs_dir / "results" / "per_image.csv",
@@ -463,15 +506,16 @@ def write_results_doc(results_dir, docs_dir, runtime_min: float | None = None, b
 
 
 def render_results_doc(docs_dir, base_quality: int = 50) -> Path:
-    """(Re)write ``docs_dir/results.md`` from ``docs_dir/results/{summary,bdrate,per_image}.csv``
-    (the last one optional) and ``run.json``; returns its path."""
+    """(Re)write ``docs_dir/results.md`` from ``docs_dir/results/{summary,bdrate,per_image,map_scores}.csv``
+    (the last two optional) and ``run.json``; returns its path."""
     import json
 
     docs_dir = Path(docs_dir)
     d = docs_dir / "results"
-    per_image = pd.read_csv(d / "per_image.csv") if (d / "per_image.csv").is_file() else None
+    per_image, map_scores = (pd.read_csv(d / f"{n}.csv") if (d / f"{n}.csv").is_file() else None
+                             for n in ("per_image", "map_scores"))
     text = results_markdown(pd.read_csv(d / "summary.csv"), pd.read_csv(d / "bdrate.csv"),
-                            json.loads((d / "run.json").read_text()), base_quality, per_image)
+                            json.loads((d / "run.json").read_text()), base_quality, per_image, map_scores)
     files.write_text(docs_dir / "results.md", text)
     return docs_dir / "results.md"
 

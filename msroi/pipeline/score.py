@@ -66,8 +66,13 @@ def load_image_roi(roi_path, image_id: str, shape) -> np.ndarray | None:
     if roi_path.is_dir():
         found = files.find_by_stem(roi_path, image_id, priors.MAP_SUFFIXES)
         return load_roi(found, shape) if found else None
-    if roi_path.suffix.lower() in (".csv", ".json") and not boxes_for(read_boxes(roi_path), image_id):
-        return None
+    if roi_path.suffix.lower() in (".csv", ".json"):
+        boxes = read_boxes(roi_path)  # a bad file raises, naming it
+        try:
+            if not boxes_for(boxes, image_id):
+                return None
+        except MsroiError:  # the file has no entry for this image
+            return None
     return load_roi(roi_path, shape, image=image_id)
 
 

@@ -19,8 +19,9 @@ def test_results_doc_in_the_repo_is_what_its_csvs_give(tmp_path):
     committed = (docs / "results.md").read_text()
     copy = tmp_path / "docs"
     (copy / "results").mkdir(parents=True)
-    for name in ("summary.csv", "bdrate.csv", "per_image.csv", "run.json"):
-        (copy / "results" / name).write_text((docs / "results" / name).read_text())
+    for name in ("summary.csv", "bdrate.csv", "per_image.csv", "map_scores.csv", "run.json"):
+        if (docs / "results" / name).is_file():
+            (copy / "results" / name).write_text((docs / "results" / name).read_text())
     assert render_results_doc(copy).read_text() == committed
 
 
@@ -124,3 +125,17 @@ def test_results_doc_opens_with_mozjpeg_and_says_where_it_wins():
     assert "wins on 2 of 8 BD-rates" in opening and "on 6 of 8 equal-bytes deltas" in opening
     assert "Losses (BD-rate): SSIMULACRA2" in opening
     assert text.index("against mozjpeg") < text.index("against libjpeg-turbo") < text.index("# The paper's six metrics")
+
+
+def test_map_scores_section_lists_every_source_and_the_targets():
+    rows = []
+    for image, lifts in (("a", {"msroi": 3.0, "center": 1.5}), ("b", {"msroi": 2.2, "center": 2.4})):
+        for source, value in lifts.items():
+            rows.append({"source": source, "image": image, "roi_fraction": 0.2, "lift": value,
+                         "auc": 0.9, "pointing": source == "msroi" or image == "a"})
+    text = "\n".join(results_doc.map_scores_section(pd.DataFrame(rows)))
+    assert "| msroi | 3.00 | 2.20 | 2.60 | 2.20 | 1/2 | 2/2 | 0.900 |" in text
+    assert "| center | 1.50 | 2.40 | 1.95 | 1.50 | 2/2 | 1/2 | 0.900 |" in text
+    assert "| mean lift | >= 2.5 | 2.60 | yes |" in text
+    assert "| images at or above the centre prior's lift | >= 1/2 | 1/2 | yes |" in text
+    assert results_doc.map_scores_section(pd.DataFrame()) == []

@@ -55,3 +55,45 @@ rule study:
         encoder=ENCODER,
     script:
         "../scripts/study.py"
+
+
+def map_files(wildcards):
+    """Every map the study uses: the msroi maps' directory, the other sources' files."""
+    out = []
+    for source in config["map_sources"]:
+        if source == "msroi":
+            out.append(f"{RESULTS}/maps/msroi")
+        else:
+            out += [f"{RESULTS}/maps/{source}/{image}.png" for image in good_images()]
+    return out
+
+
+rule map_scores:
+    input:
+        maps=map_files,
+        images=lambda wildcards: [
+            f"{RESULTS}/originals/{image}.png" for image in good_images()
+        ],
+    output:
+        report(
+            f"{RESULTS}/map_scores.csv",
+            caption="../report/map_scores.rst",
+            category="Tables",
+        ),
+    log:
+        f"{RESULTS}/logs/map_scores.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        images=lambda wildcards: {
+            image: f"{RESULTS}/originals/{image}.png" for image in good_images()
+        },
+        maps={source: f"{RESULTS}/maps/{source}" for source in config["map_sources"]},
+        roi=lambda wildcards: {image: roi_of(image) for image in good_images()},
+        max_pixels=config["max_pixels"],
+    script:
+        "../scripts/map_scores.py"
