@@ -62,8 +62,8 @@ def conv(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     n, h, w, _ = x.shape
     ho, wo = h - kh + 1, w - kw + 1
     cols = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))  # (N, ho, wo, C, kh, kw)
-    cols = cols.reshape(n * ho * wo, c * kh * kw)
-    y = cols @ kernel.transpose(2, 0, 1, 3).reshape(c * kh * kw, out)
+    cols = cols.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, kh * kw * c)  # copy with C innermost
+    y = cols @ kernel.reshape(kh * kw * c, out)
     return (y + bias).reshape(n, ho, wo, out)
 
 
@@ -73,7 +73,7 @@ def prelu(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def max_pool(x: np.ndarray, size: int, stride: int, same: bool) -> np.ndarray:
-    """Max-pooling of (N, H, W, C); ``same`` pads the end like TensorFlow's "same" so the output is ceil(H / stride)."""
+    """Max-pooling of (N, H, W, C); ``same`` pads as TensorFlow's "same" does (ceil(H / stride) windows)."""
     if same:
         n, h, w, c = x.shape
         pad_h = max((-(-h // stride) - 1) * stride + size - h, 0)
@@ -147,8 +147,8 @@ def _area_weights(n_in: int, n_out: int) -> np.ndarray:
 def resize_area(img: np.ndarray, height: int, width: int) -> np.ndarray:
     """(H, W, C) float image resized to (height, width) by area averaging (a downscale)."""
     h, w = img.shape[:2]
-    rows = np.tensordot(_area_weights(h, height), img, axes=(1, 0))  # (height, W, C)
-    return np.einsum("xw,hwc->hxc", _area_weights(w, width), rows).astype(np.float32)
+    cols = np.matmul(_area_weights(w, width), img)  # (H, width, C)
+    return np.matmul(_area_weights(h, height), cols.transpose(1, 0, 2)).transpose(1, 0, 2)
 
 
 def crop_patches(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
