@@ -270,6 +270,15 @@ def detect(rgb: np.ndarray, thresholds=THRESHOLDS, min_face_size: int = MIN_FACE
     numbers rounded to integers, as the package does. ``thresholds`` are the P-, R- and
     O-Net confidence cut-offs.
     """
+    from threadpoolctl import threadpool_limits
+
+    # the products here are small: BLAS threads cost more than they give, and on a busy machine
+    # (parallel workflow jobs) they make a detection several times slower
+    with threadpool_limits(1, user_api="blas"):
+        return _detect(rgb, thresholds, min_face_size)
+
+
+def _detect(rgb, thresholds, min_face_size):
     weights = load_weights()
     img = (np.asarray(rgb, np.float32) - 127.5) / 128
     h, w = img.shape[:2]
