@@ -1,4 +1,4 @@
-"""msroi.saliency.mtcnn: the NumPy MTCNN finds the faces the mtcnn package finds, without TensorFlow."""
+"""msroi.saliency.mtcnn(_nets): the NumPy MTCNN finds the faces the mtcnn package finds, without TensorFlow."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from msroi.errors import InputError, MsroiError
-from msroi.saliency import mtcnn
+from msroi.saliency import mtcnn, mtcnn_nets
 from msroi.saliency.faces import FACE_SIDE, detect_faces
 from msroi.saliency.joblib_arrays import load_arrays
 from tests.conftest import REPO
@@ -93,12 +93,12 @@ def test_layers_match_their_definitions():
     for i in range(5):
         for j in range(5):
             want[:, i, j] = np.einsum("nhwc,hwco->no", x[:, i : i + 3, j : j + 2], k) + b
-    np.testing.assert_allclose(mtcnn.conv(x, k, b), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(mtcnn_nets.conv(x, k, b), want, rtol=1e-5, atol=1e-5)
     # "same" pooling gives ceil(n / stride) windows, padded as TensorFlow pads (the odd pixel at the end)
     row = np.array([1, 5, 2, 0, 7], np.float32).reshape(1, 1, 5, 1)
-    assert mtcnn.max_pool(np.repeat(row, 2, axis=1), 2, 2, same=True)[0, :, :, 0].tolist() == [[5, 2, 7]]
-    assert mtcnn.max_pool(np.repeat(row, 3, axis=1), 3, 2, same=True)[0, :, :, 0].tolist() == [[5, 5, 7], [5, 5, 7]]
-    assert mtcnn.max_pool(np.repeat(row, 3, axis=1), 3, 2, same=False)[0, :, :, 0].tolist() == [[5, 7]]
+    assert mtcnn_nets.max_pool(np.repeat(row, 2, axis=1), 2, 2, same=True)[0, :, :, 0].tolist() == [[5, 2, 7]]
+    assert mtcnn_nets.max_pool(np.repeat(row, 3, axis=1), 3, 2, same=True)[0, :, :, 0].tolist() == [[5, 5, 7], [5, 5, 7]]
+    assert mtcnn_nets.max_pool(np.repeat(row, 3, axis=1), 3, 2, same=False)[0, :, :, 0].tolist() == [[5, 7]]
     # area resize averages blocks, and keeps a constant image constant at a fractional ratio
     img = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
     np.testing.assert_allclose(mtcnn.resize_area(img, 2, 2)[..., 0], [[2.5, 4.5], [10.5, 12.5]])
@@ -112,8 +112,8 @@ def test_suppression_drops_boxes_overlapping_a_better_one():
 
 
 def test_missing_weights_is_one_clear_line(monkeypatch):
-    monkeypatch.setattr(mtcnn, "_WEIGHTS", {})
-    monkeypatch.setattr(mtcnn.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(mtcnn_nets, "_WEIGHTS", {})
+    monkeypatch.setattr(mtcnn_nets.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MsroiError, match="weights of the 'mtcnn' package") as e:
         detect_faces(np.zeros((64, 64, 3), np.uint8))
     assert "\n" not in str(e.value)
@@ -128,7 +128,7 @@ def test_weights_reader_matches_joblib_and_refuses_other_globals(tmp_path):
         got = load_arrays(path)
         assert [a.dtype for a in got] == [a.dtype for a in arrays]
         assert all(np.array_equal(a, b) for a, b in zip(got, arrays))
-    ours = load_arrays(mtcnn.weights_dir() / "pnet.lz4")
+    ours = load_arrays(mtcnn_nets.weights_dir() / "pnet.lz4")
     assert [a.shape for a in ours[:3]] == [(3, 3, 3, 10), (10,), (1, 1, 10)]
     hostile = tmp_path / "hostile.pkl"
     hostile.write_bytes(pickle.dumps([np.zeros(2)]))  # needs numpy's array rebuild global
