@@ -3,8 +3,9 @@
 ImageNet has no "person" class, so a classifier's CAMs light up an astronaut's collar or a
 uniform's insignia, not the face people look at first. Faces are found by MTCNN (Zhang et
 al., "Joint Face Detection and Alignment using Multi-task Cascaded Convolutional Networks",
-IEEE SPL 2016) as packaged by ``mtcnn`` 1.0.0 (MIT licence; TensorFlow; its three small
-networks' weights ship inside the wheel, so nothing is downloaded), and each face becomes a
+IEEE SPL 2016), run in NumPy by :mod:`msroi.saliency.mtcnn` with the three small networks'
+weights that ship inside the ``mtcnn`` 1.0.0 wheel (MIT licence; nothing is downloaded, and
+TensorFlow is not imported). It reproduces that package's detections. Each face becomes a
 Gaussian blob over its box, peak = detection confidence.
 
 The detector runs on the photo downscaled so its long side is at most ``FACE_SIDE`` pixels
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+
+from msroi.saliency import mtcnn
 
 #: Long side (pixels) of the image the detector sees.
 FACE_SIDE = 320
@@ -34,23 +37,6 @@ FACE_WEIGHT = 1.0
 #: 2009). Set from that, not tuned (the development set has no photographed face).
 OBJECTS_UNDER_FACES = 0.8
 
-_DETECTOR = []
-
-
-def _detector():
-    if not _DETECTOR:
-        try:
-            from mtcnn import MTCNN
-        except ImportError as e:  # a declared dependency; a clear line if it is missing anyway
-            from msroi.errors import MsroiError
-
-            raise MsroiError(
-                f"face detection needs the 'mtcnn' package ({e}); install it or pass faces=False"
-            ) from None
-        _DETECTOR.append(MTCNN())
-    return _DETECTOR[0]
-
-
 def detect_faces(rgb: np.ndarray, side: int = FACE_SIDE, min_confidence: float = MIN_CONFIDENCE) -> list[tuple]:
     """Faces in an (H, W, 3) uint8 photo: a list of ``(x0, y0, x1, y1, confidence)`` in photo pixels.
 
@@ -62,21 +48,12 @@ def detect_faces(rgb: np.ndarray, side: int = FACE_SIDE, min_confidence: float =
     if min(sh, sw) < 24:
         return []
     small = rgb if scale == 1.0 else np.asarray(Image.fromarray(rgb).resize((sw, sh), Image.BILINEAR))
-    detector = _detector()
-    try:
-        found = detector.detect_faces(np.ascontiguousarray(small))
-    except Exception as e:  # TensorFlow raises many types; one line for the batch's report
-        from msroi.errors import MsroiError
-
-        raise MsroiError(
-            f"face detection failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})"
-        ) from None
+    found = mtcnn.detect(np.ascontiguousarray(small))
     faces = []
-    for d in found:
-        conf = float(d["confidence"])
+    for *box, conf in found.tolist():
         if conf < min_confidence:
             continue
-        x, y, bw, bh = (float(v) / scale for v in d["box"])
+        x, y, bw, bh = (v / scale for v in box)
         x0, y0, x1, y1 = max(0.0, x), max(0.0, y), min(float(w), x + bw), min(float(h), y + bh)
         if x1 > x0 and y1 > y0:
             faces.append((x0, y0, x1, y1, conf))
