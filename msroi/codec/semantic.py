@@ -427,6 +427,11 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
 
 
 def _real(comps, runs, tables, height, width):
+    if height > 8 and width > 8:  # levels straight from the trellis' zigzag order
+        from msroi.codec.writer import encode_zigzag
+
+        levels = tuple(c.zigzag_levels(r[0]) for c, r in zip(comps, runs))
+        return encode_zigzag(levels, comps[0].shape[1], tables, height, width)
     return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width, in_range=True)
 
 
