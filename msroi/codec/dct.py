@@ -1,5 +1,6 @@
 """JPEG in the DCT domain: colour conversion, 8x8 DCT, quantisation tables and writing
-quantised coefficients as one baseline JPEG (through jpeglib's libjpeg-turbo backend).
+quantised coefficients as one baseline JPEG (:mod:`msroi.codec.writer`, or jpeglib's
+libjpeg-turbo backend for files it cannot write).
 
 Conventions follow JFIF / libjpeg:
 - YCbCr is full-range BT.601 (JFIF) rounded to integers exactly as libjpeg's fixed-point
