@@ -1,5 +1,6 @@
 """JPEG in the DCT domain: colour conversion, 8x8 DCT, quantisation tables and writing
-quantised coefficients as one baseline JPEG (through jpeglib's libjpeg-turbo backend).
+quantised coefficients as one baseline JPEG (:mod:`msroi.codec.writer`, or jpeglib's
+libjpeg-turbo backend for files it cannot write).
 
 Conventions follow JFIF / libjpeg:
 - YCbCr is full-range BT.601 (JFIF) rounded to integers exactly as libjpeg's fixed-point
@@ -154,9 +155,9 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
     Levels are clipped to the baseline range (|level| <= 1023 for AC, 2047 for DC);
     ``in_range=True`` promises int16 levels already in it (not checked: four passes over
     the levels a write at 24 MP). Huffman tables are optimised when ``optimize`` is true.
+    Written by :mod:`msroi.codec.writer` (the same bytes as libjpeg-turbo's) when it can,
+    else through jpeglib's libjpeg-turbo.
     """
-    import jpeglib
-
     # libjpeg holds ceil(side / 8) luma and ceil(side / 16) chroma blocks per side; the
     # arrays are padded to whole MCUs, so drop the blocks past that or rows are misread.
     by, bx = -(-int(height) // 8), -(-int(width) // 8)
@@ -167,6 +168,14 @@ def write_jpeg(levels: tuple[np.ndarray, np.ndarray, np.ndarray], tables: np.nda
     else:
         y, cb, cr = (_baseline_levels(c[:sh[0], :sh[1]]) for c, sh in zip(levels, shapes))
     qt = np.ascontiguousarray(np.asarray(tables, dtype=np.uint16))
+    if optimize and height > 8 and width > 8 and 1 <= qt.min() and qt.max() <= 255:
+        from msroi.codec.writer import encode_baseline
+
+        return encode_baseline((y, cb, cr), qt, height, width)
+    # jpeglib infers the sampling factors from the block counts, so an image at most 8
+    # pixels high or wide is written with 2x1 or 1x2 luma sampling: only libjpeg writes that
+    import jpeglib
+
     if jpeglib.version.get() != "turbo210":  # set() scans jpeglib's folder: 0.5 ms a call
         jpeglib.version.set("turbo210")
     img = jpeglib.from_dct(Y=y, Cb=cb, Cr=cr, qt=qt, quant_tbl_no=[0, 1, 1])

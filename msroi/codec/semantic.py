@@ -427,6 +427,11 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
 
 
 def _real(comps, runs, tables, height, width):
+    if height > 8 and width > 8:  # levels straight from the trellis' zigzag order
+        from msroi.codec.writer import encode_zigzag
+
+        levels = tuple(c.zigzag_levels(r[0]) for c, r in zip(comps, runs))
+        return encode_zigzag(levels, comps[0].shape[1], tables, height, width)
     return dct.write_jpeg(tuple(c.levels(r[0]) for c, r in zip(comps, runs)), tables, height, width, in_range=True)
 
 
@@ -494,12 +499,17 @@ def _header_bytes(data: bytes) -> int:
     return len(data)
 
 
-#: Planning (the choice of the table quality) runs on every ``PLAN_STRIDE``-th MCU row
-#: of images of at least ``PLAN_MIN_PIXELS`` (docs/research.md, "Speed": on smaller
-#: images a sample chose finer tables than the whole image and lost SSIMULACRA2; from
-#: 4 MP on it chose the same).
-PLAN_STRIDE = 4
-PLAN_MIN_PIXELS = 2_000_000
+#: Planning (the choice of the table quality) runs on every ``stride``-th MCU row of
+#: images of at least ``pixels``, (pixels, stride) pairs from the largest (docs/research.md,
+#: "Speed": on 0.4 MP images every 4th row chose finer tables than the whole image and
+#: lost SSIMULACRA2, every 2nd row chose the same or coarser ones at equal or better
+#: scores; from 4 MP on every 4th row chose the same). Smaller images plan on every row.
+PLAN_SAMPLING = ((2_000_000, 4), (200_000, 2))
+
+
+def _plan_stride(pixels: int) -> int:
+    """The MCU row stride of planning for an image of ``pixels`` (:data:`PLAN_SAMPLING`)."""
+    return next((stride for least, stride in PLAN_SAMPLING if pixels >= least), 1)
 #: Index in the candidate table qualities where the climb to the least predicted
 #: distortion starts (offset 14 of :data:`TABLE_OFFSETS`; the dip is usually at 10..20).
 PLAN_START = 5
@@ -534,8 +544,9 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     lambda (each trellis run takes milliseconds), then checked with a real encode. Code
     lengths follow the symbols chosen, as the optimised Huffman tables will.
     """
-    if height * width >= PLAN_MIN_PIXELS and PLAN_STRIDE > 1:
-        pcoefs, pweights, frac = _sample_rows(coefs, weights, PLAN_STRIDE)
+    stride = _plan_stride(height * width)
+    if stride > 1:
+        pcoefs, pweights, frac = _sample_rows(coefs, weights, stride)
     else:
         pcoefs, pweights, frac = coefs, weights, 1.0
     plans = []

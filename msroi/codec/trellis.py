@@ -243,6 +243,20 @@ def _levels_chunks(mags, coefs, dc, zigzag, out, c0, c1):
             out[b, k] = -v if coefs[b, k] < 0 else v
 
 
+@njit(cache=True, nogil=True)
+def _signed_chunks(mags, coefs, dc, zigzag, out, c0, c1):
+    """As :func:`_levels_chunks`, the levels left in zigzag order."""
+    n = mags.shape[0]
+    for b in range(c0 * CHUNK, min(n, c1 * CHUNK)):
+        d = dc[b]
+        out[b, 0] = max(-2047, min(2047, d))
+        for i in range(1, 64):
+            v = min(np.int64(mags[b, i]), 1023)
+            if v != 0 and coefs[b, zigzag[i]] < 0:
+                v = -v
+            out[b, i] = v
+
+
 def code_lengths(counts: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Huffman code length estimates (bits) from symbol counts: ``-log2`` of the
     frequency, clipped to 1..16; unseen symbols cost as if seen half a time.
@@ -353,6 +367,15 @@ class Trellis:
         dist, bits = _dc_trellis(self.dc_x, np.ascontiguousarray(self.w * self.cw[0]), order, float(lam), hl, out)
         self.dc, self.dc_dist = out, float(dist)
         return float(bits)
+
+    def zigzag_levels(self, mags: np.ndarray) -> np.ndarray:
+        """:meth:`levels` in zigzag order, shape (n, 64), blocks row-major (what
+        :func:`msroi.codec.writer.encode_zigzag` takes)."""
+        from msroi.codec import threads
+
+        out = np.empty((len(mags), 64), np.int16)
+        threads.run_chunks(_signed_chunks, (len(out) + CHUNK - 1) // CHUNK, mags, self.coefs, self.dc, ZIGZAG, out)
+        return out
 
     def levels(self, mags: np.ndarray) -> np.ndarray:
         """Signed levels in natural order, shape (bh, bw, 8, 8), int16, with the current DC

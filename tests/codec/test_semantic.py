@@ -197,3 +197,21 @@ def test_coefficients_match_libjpeg_at_high_quality(tmp_path):
     for ours, theirs, t in ((c[0], ref.Y, tables[0]), (c[1], ref.Cb, tables[1]), (c[2], ref.Cr, tables[1])):
         lv = np.rint(ours[:theirs.shape[0], :theirs.shape[1]] / t)
         assert np.mean(lv != theirs) < 0.01
+
+
+def test_planning_samples_rows_by_size():
+    from msroi.codec.semantic import _plan_stride
+
+    assert [_plan_stride(n) for n in (100_000, 199_999, 200_000, 393_216, 1_999_999, 2_000_000, 24_000_000)] == \
+        [1, 1, 2, 2, 2, 4, 4]
+
+
+def test_sampled_planning_fits_the_budget():
+    import skimage.data
+
+    rgb = skimage.data.coffee()  # 400 x 600: the table quality is planned on every 2nd MCU row
+    smap = _box_map(400, 600, (100, 300, 150, 450))
+    budget = len(_pillow(rgb, 60))
+    data, info = encode_semantic(rgb, smap, budget)
+    assert info["fits"] and 0.99 * budget <= len(data) <= budget
+    assert _decode(data)[0].shape == rgb.shape
