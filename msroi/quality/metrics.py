@@ -251,17 +251,27 @@ def psnr_rgb(ref_rgb, dist_rgb, roi=None) -> float:
 # ------------------------------------------------------------------------- SSIM
 
 
-def _ssim_maps(x: np.ndarray, y: np.ndarray):
+_SSIM_WINDOW = gaussian_window(11, 1.5)
+
+
+def _ssim_reference(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference side of :func:`_ssim_maps`: ``mu_x`` and ``sigma_x^2`` (valid size)."""
+    mu_x, exx = _filter_valid(np.stack([x, x * x]), _SSIM_WINDOW)
+    return mu_x, exx - mu_x * mu_x
+
+
+def _ssim_maps(x: np.ndarray, y: np.ndarray, x_moments=None):
     """Valid-size SSIM and contrast-structure maps (11 x 11 Gaussian, sigma 1.5, C1, C2).
 
     Population moments: ``sigma_x^2 = G*(x^2) - mu_x^2`` etc., as Wang et al.'s
-    ``ssim_index.m`` and VQMT. Returns ``(ssim_map, cs_map)`` of size (H-10) x (W-10).
+    ``ssim_index.m`` and VQMT. ``x_moments``: ``_ssim_reference(x)`` if already computed.
+    Returns ``(ssim_map, cs_map)`` of size (H-10) x (W-10).
     """
-    g = gaussian_window(11, 1.5)
-    f = _filter_valid(np.stack([x, y, x * x, y * y, x * y]), g)
-    mu_x, mu_y = f[0], f[1]
+    mu_x, sxx = _ssim_reference(x) if x_moments is None else x_moments
+    # every line is filtered on its own, so filtering y's planes apart from x's changes no value
+    mu_y, eyy, exy = _filter_valid(np.stack([y, y * y, x * y]), _SSIM_WINDOW)
     mxx, myy, mxy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
-    sxx, syy, sxy = f[2] - mxx, f[3] - myy, f[4] - mxy
+    syy, sxy = eyy - myy, exy - mxy
     cs = (2.0 * sxy + C2) / (sxx + syy + C2)
     ssim_map = ((2.0 * mxy + C1) / (mxx + myy + C1)) * cs
     return ssim_map, cs
@@ -330,17 +340,19 @@ def msssim(ref, dist, roi=None, weighting: str = "vqmt") -> float:
     images. Identical images give 1.
     """
     x, y, w = _pair(ref, dist, roi)
-    return _msssim_many(x, y, [w], weighting)[0][0]
+    return _msssim_many(x, y, [w], weighting, _reference(x))[0][0]
 
 
-def _msssim_many(x, y, rois, weighting="vqmt"):
+def _msssim_many(x, y, rois, weighting="vqmt", ref=None):
     """MS-SSIM for several ROI weightings sharing one computation of the maps.
 
-    Returns ``(values, level1_ssims)``: per entry of ``rois`` (None = whole image), the
-    MS-SSIM and the level-1 mean SSIM (which is :func:`ssim`; VQMT reports the same).
+    ``ref``: the :class:`_Reference` of ``x`` (its per-level work is reused). Returns
+    ``(values, level1_ssims)``: per entry of ``rois`` (None = whole image), the MS-SSIM and
+    the level-1 mean SSIM (which is :func:`ssim`; VQMT reports the same).
     """
     if weighting not in ("vqmt", "product", "wtd_sum"):
         raise MsroiError(f"unknown MS-SSIM weighting {weighting!r} (use 'vqmt', 'product' or 'wtd_sum')")
+    ref = _Reference(x) if ref is None else ref
     h, wd = x.shape
     for _ in range(4):
         h, wd = (h + 1) // 2, (wd + 1) // 2
@@ -349,16 +361,17 @@ def _msssim_many(x, y, rois, weighting="vqmt"):
     mssim = [[] for _ in rois]
     mcs = [[] for _ in rois]
     for level in range(5):
-        if min(x.shape) < 11:
+        if min(y.shape) < 11:
             break
-        ssim_map, cs_map = _ssim_maps(x, y)
+        x, x_moments = ref.ssim_level(level)
+        ssim_map, cs_map = _ssim_maps(x, y, x_moments)
         for i, w in enumerate(rois):
             wc = _centre(w, 11)
             mssim[i].append(_wmean(ssim_map, wc))
             mcs[i].append(_wmean(cs_map, wc))
         if level == 4 or too_small:
             break
-        x, y = _half(x), _half(y)
+        y = _half(y)
         rois = [None if w is None else _half(w) for w in rois]
     level1 = [m[0] if m else float("nan") for m in mssim]
     if too_small:
@@ -396,11 +409,25 @@ def vifp(ref, dist, roi=None) -> float:
     give 1. Images too small for the scale-4 window (``min(H, W) < 41``) give NaN.
     """
     x, y, w = _pair(ref, dist, roi)
-    return _vifp_many(x, y, [w])[0]
+    return _vifp_many(x, y, [w], _reference(x))[0]
 
 
-def _vifp_many(x, y, rois):
-    """VIF-P for several ROI weightings (None = whole image) sharing one computation."""
+def _vifp_reference(x: np.ndarray, g: np.ndarray):
+    """The reference side of one VIF-P scale: ``mu1``, ``s11`` (0 where flat), the flat
+    positions (``s11 <= 1e-10`` before zeroing) and the denominator map."""
+    mu1, e11 = _filter_valid(np.stack([x, x * x]), g)
+    s11 = np.maximum(e11 - mu1 * mu1, 0.0)
+    flat = s11 <= 1e-10
+    s11[flat] = 0.0
+    return mu1, s11, flat, np.log10(1.0 + s11 / VIFP_SIGMA_NSQ)
+
+
+def _vifp_many(x, y, rois, ref=None):
+    """VIF-P for several ROI weightings (None = whole image) sharing one computation.
+
+    ``ref``: the :class:`_Reference` of ``x`` (its per-scale work is reused).
+    """
+    ref = _Reference(x) if ref is None else ref
     rois = list(rois)
     num = np.zeros(len(rois))
     den = np.zeros(len(rois))
@@ -409,23 +436,21 @@ def _vifp_many(x, y, rois):
         n = 2 ** (5 - s) + 1
         g = gaussian_window(n, n / 5.0)
         if s > 1:
-            if min(x.shape) < n:
+            if min(y.shape) < n:
                 return nan
-            x, y = _filter_valid(np.stack([x, y]), g)[:, ::2, ::2]
+            y = _filter_valid(y, g)[::2, ::2]
             rois = [None if w is None else _filter_valid(w, g)[::2, ::2] for w in rois]
-        if min(x.shape) < n:
+        if min(y.shape) < n:
             return nan
-        f = _filter_valid(np.stack([x, y, x * x, y * y, x * y]), g)
-        mu1, mu2 = f[0], f[1]
-        s11 = np.maximum(f[2] - mu1 * mu1, 0.0)
-        s22 = np.maximum(f[3] - mu2 * mu2, 0.0)
-        s12 = f[4] - mu1 * mu2
+        x, (mu1, s11, flat_ref, den_map) = ref.vif_scale(s)
+        mu2, e22, e12 = _filter_valid(np.stack([y, y * y, x * y]), g)
+        s22 = np.maximum(e22 - mu2 * mu2, 0.0)
+        s12 = e12 - mu1 * mu2
+        # s11 is already 0 where the reference is flat; there gg is set to 0 below anyway
         gg = s12 / (s11 + 1e-10)
         sv = s22 - gg * s12
-        flat_ref = s11 <= 1e-10
         gg[flat_ref] = 0.0
         sv[flat_ref] = s22[flat_ref]
-        s11[flat_ref] = 0.0
         flat_dist = s22 <= 1e-10
         gg[flat_dist] = 0.0
         sv[flat_dist] = 0.0
@@ -434,12 +459,67 @@ def _vifp_many(x, y, rois):
         gg[neg] = 0.0
         sv = np.maximum(sv, 1e-10)
         num_map = np.log10(1.0 + gg * gg * s11 / (sv + VIFP_SIGMA_NSQ))
-        den_map = np.log10(1.0 + s11 / VIFP_SIGMA_NSQ)
         for i, w in enumerate(rois):
             wc = _centre(w, n)
             num[i] += float(num_map.sum() if wc is None else np.sum(wc * num_map))
             den[i] += float(den_map.sum() if wc is None else np.sum(wc * den_map))
     return [float(a / b) if b != 0 else float("nan") for a, b in zip(num, den)]
+
+
+# ------------------------------------------------------------- reference cache
+
+
+class _Reference:
+    """The reference-side work of MS-SSIM/SSIM and VIF-P for one reference luma ``x``,
+    computed on first use: per MS-SSIM level the image and its window moments, per VIF-P
+    scale the image and :func:`_vifp_reference`."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+        self._ssim: list = []
+        self._vif: list = []
+
+    def ssim_level(self, level: int):
+        """``(x_level, (mu_x, sigma_x^2))`` of MS-SSIM level ``level`` (0 = full size)."""
+        while len(self._ssim) <= level:
+            xl = self.x if not self._ssim else _half(self._ssim[-1][0])
+            self._ssim.append((xl, _ssim_reference(xl)))
+        return self._ssim[level]
+
+    def vif_scale(self, s: int):
+        """``(x_s, _vifp_reference(x_s, g_s))`` of VIF-P scale ``s`` (1..4)."""
+        while len(self._vif) < s:
+            k = len(self._vif) + 1
+            n = 2 ** (5 - k) + 1
+            g = gaussian_window(n, n / 5.0)
+            xs = self.x if k == 1 else _filter_valid(self._vif[-1][0], g)[::2, ::2]
+            self._vif.append((xs, _vifp_reference(xs, g)))
+        return self._vif[s - 1]
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays computed so far."""
+        arrays = [a for _, m in self._ssim for a in m] + [a for _, m in self._vif for a in m]
+        arrays += [xl for xl, _ in self._ssim[1:]] + [xs for xs, _ in self._vif[1:]]
+        return self.x.nbytes + sum(a.nbytes for a in arrays)
+
+
+# Scores against one reference come in runs (a sweep, the outputs of one job), so the
+# reference-side work is kept for the last references seen, keyed by content, within a
+# memory budget (a 4-megapixel reference holds about 300 MB once every metric has run).
+_REFERENCES: dict[tuple, _Reference] = {}
+_REFERENCE_BUDGET = 1 << 30
+
+
+def _reference(x: np.ndarray) -> _Reference:
+    """The cached :class:`_Reference` of the float64 luma ``x`` (created on a miss)."""
+    import hashlib
+
+    key = (x.shape, hashlib.blake2b(np.ascontiguousarray(x), digest_size=16).digest())
+    ref = _REFERENCES.pop(key, None) or _Reference(x)
+    while _REFERENCES and sum(r.nbytes() for r in _REFERENCES.values()) + ref.nbytes() > _REFERENCE_BUDGET:
+        del _REFERENCES[next(iter(_REFERENCES))]
+    _REFERENCES[key] = ref  # most recently used last
+    return ref
 
 
 # -------------------------------------------------------------- PSNR-HVS(-M)
@@ -594,13 +674,13 @@ def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None, boxes=None) -> dict[s
         d2 = (x - y) ** 2
         res["psnr"] = [_psnr_from_mse(_wmean(d2, r)) for r in rois]
     if "msssim" in names:
-        res["msssim"], level1 = _msssim_many(x, y, rois)
+        res["msssim"], level1 = _msssim_many(x, y, rois, ref=_reference(x))
         if "ssim" in names:
             res["ssim"] = level1
     elif "ssim" in names:
         res["ssim"] = [ssim(x, y, r) for r in rois]
     if "vifp" in names:
-        res["vifp"] = _vifp_many(x, y, rois)
+        res["vifp"] = _vifp_many(x, y, rois, _reference(x))
     if "psnrhvs" in names or "psnrhvsm" in names:
         if min(x.shape) < 8:
             hvs_vals = [(float("nan"), float("nan"))] * len(rois)
