@@ -200,14 +200,12 @@ def gaussian_window(n: int, sigma: float) -> np.ndarray:
     return g / g.sum()
 
 
-def _filter_valid(stack: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable 'valid' filtering of ``(..., H, W)`` by ``g`` x ``g`` (MATLAB ``filter2(.., 'valid')``)."""
-    from scipy.ndimage import correlate1d
+def _filter_valid(stack: np.ndarray, g: np.ndarray, step: int = 1) -> np.ndarray:
+    """Separable 'valid' filtering of ``(..., H, W)`` by ``g`` x ``g`` (MATLAB ``filter2(.., 'valid')``),
+    subsampled by ``step`` (see :func:`msroi.quality._filter.filter_valid`)."""
+    from msroi.quality._filter import filter_valid
 
-    r = (len(g) - 1) // 2
-    out = correlate1d(stack, g, axis=-1, mode="constant")[..., r : stack.shape[-1] - r]
-    out = correlate1d(out, g, axis=-2, mode="constant")[..., r : stack.shape[-2] - r, :]
-    return out
+    return filter_valid(stack, g, step)
 
 
 def _centre(w, n):
@@ -438,8 +436,8 @@ def _vifp_many(x, y, rois, ref=None):
         if s > 1:
             if min(y.shape) < n:
                 return nan
-            y = _filter_valid(y, g)[::2, ::2]
-            rois = [None if w is None else _filter_valid(w, g)[::2, ::2] for w in rois]
+            y = _filter_valid(y, g, 2)
+            rois = [None if w is None else _filter_valid(w, g, 2) for w in rois]
         if min(y.shape) < n:
             return nan
         x, (mu1, s11, flat_ref, den_map) = ref.vif_scale(s)
@@ -492,7 +490,7 @@ class _Reference:
             k = len(self._vif) + 1
             n = 2 ** (5 - k) + 1
             g = gaussian_window(n, n / 5.0)
-            xs = self.x if k == 1 else _filter_valid(self._vif[-1][0], g)[::2, ::2]
+            xs = self.x if k == 1 else _filter_valid(self._vif[-1][0], g, 2)
             self._vif.append((xs, _vifp_reference(xs, g)))
         return self._vif[s - 1]
 

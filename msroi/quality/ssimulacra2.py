@@ -41,8 +41,6 @@ import math
 from functools import cache
 
 import numpy as np
-from scipy.ndimage import correlate1d
-
 from msroi.quality._boxes import check_rgb_pair, roi_mean
 
 __all__ = [
@@ -191,9 +189,13 @@ def _positive_xyb(lin: np.ndarray) -> np.ndarray:
 
 def _blur(planes: np.ndarray) -> np.ndarray:
     """Separable libjxl-equivalent Gaussian over the last two axes, zero padding."""
+    from msroi.quality._filter import filter_valid  # numba starts on first use only
+
     k = recursive_gaussian_kernel(_SIGMA).astype(planes.dtype)
-    tmp = correlate1d(planes, k, axis=-1, mode="constant", cval=0.0)
-    return correlate1d(tmp, k, axis=-2, mode="constant", cval=0.0)
+    r = k.size // 2
+    padded = np.zeros(planes.shape[:-2] + (planes.shape[-2] + 2 * r, planes.shape[-1] + 2 * r), planes.dtype)
+    padded[..., r:-r, r:-r] = planes
+    return filter_valid(padded, k)
 
 
 def _norms(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
