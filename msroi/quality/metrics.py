@@ -607,10 +607,19 @@ def roi_bounding_box(roi) -> tuple[int, int, int, int] | None:
 
 
 def _butteraugli_pairs(a, b, boxes):
-    """Butteraugli ``[(max, 3-norm)]`` of one RGB pair: whole image, then over ``boxes`` if given."""
+    """Butteraugli ``[(max, 3-norm)]`` of one RGB pair: whole image, then over ``boxes`` if given.
+
+    The box crops are scored by a second tool process running alongside the first (the tool
+    is single-threaded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from msroi.quality.butteraugli import butteraugli, butteraugli_roi
 
-    return [butteraugli(a, b)] + ([] if boxes is None else [butteraugli_roi(a, b, boxes)])
+    if boxes is None:
+        return [butteraugli(a, b)]
+    with ThreadPoolExecutor(1) as pool:
+        roi = pool.submit(butteraugli_roi, a, b, boxes)
+        return [butteraugli(a, b), roi.result()]
 
 
 def _ssimulacra2_values(a, b, boxes):
@@ -667,18 +676,19 @@ def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None, boxes=None) -> dict[s
         butter = pool.submit(_butteraugli_pairs, *rgb8, boxes)
     rois = [None] if w is None else [None, w]
     prefixes = ["", "roi_"][: len(rois)]
+    ref = _reference(x) if "msssim" in names or "vifp" in names else None
     res: dict[str, list[float]] = {}
     if "psnr" in names:
         d2 = (x - y) ** 2
         res["psnr"] = [_psnr_from_mse(_wmean(d2, r)) for r in rois]
     if "msssim" in names:
-        res["msssim"], level1 = _msssim_many(x, y, rois, ref=_reference(x))
+        res["msssim"], level1 = _msssim_many(x, y, rois, ref=ref)
         if "ssim" in names:
             res["ssim"] = level1
     elif "ssim" in names:
         res["ssim"] = [ssim(x, y, r) for r in rois]
     if "vifp" in names:
-        res["vifp"] = _vifp_many(x, y, rois, _reference(x))
+        res["vifp"] = _vifp_many(x, y, rois, ref)
     if "psnrhvs" in names or "psnrhvsm" in names:
         if min(x.shape) < 8:
             hvs_vals = [(float("nan"), float("nan"))] * len(rois)

@@ -192,10 +192,7 @@ def _blur(planes: np.ndarray) -> np.ndarray:
     from msroi.quality._filter import filter_valid  # numba starts on first use only
 
     k = recursive_gaussian_kernel(_SIGMA).astype(planes.dtype)
-    r = k.size // 2
-    padded = np.zeros(planes.shape[:-2] + (planes.shape[-2] + 2 * r, planes.shape[-1] + 2 * r), planes.dtype)
-    padded[..., r:-r, r:-r] = planes
-    return filter_valid(padded, k)
+    return filter_valid(planes, k, pad=k.size // 2)
 
 
 def _norms(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,8 @@ from msroi.quality._filter import filter_valid
 from msroi.quality.ssimulacra2 import recursive_gaussian_kernel
 
 
-def _scipy_valid(planes, g, step):
+def _scipy_valid(planes, g, step, pad=0):
+    planes = np.pad(planes, [(0, 0)] * (planes.ndim - 2) + [(pad, pad), (pad, pad)])
     r = len(g) // 2
     out = correlate1d(planes, g, axis=-1, mode="constant")[..., r : planes.shape[-1] - r]
     out = correlate1d(out, g, axis=-2, mode="constant")[..., r : planes.shape[-2] - r, :]
@@ -33,14 +34,15 @@ KERNELS = {
 @pytest.mark.parametrize("kernel", KERNELS, ids=str)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("step", [1, 2])
-def test_filter_valid_is_scipy_bit_for_bit(kernel, dtype, step):
+@pytest.mark.parametrize("pad", [0, 2, 4])
+def test_filter_valid_is_scipy_bit_for_bit(kernel, dtype, step, pad):
     rng = np.random.default_rng(7)
     g = KERNELS[kernel]
     for shape in ((3, 61, 83), (1, 18, 17), (2, len(g), len(g) + 1)):
         planes = rng.integers(0, 256, shape).astype(dtype)
         planes[0] *= planes[0]  # squares, as the metrics filter them
-        want = _scipy_valid(planes, g, step)
-        got = filter_valid(planes, g, step)
+        want = _scipy_valid(planes, g, step, pad)
+        got = filter_valid(planes, g, step, pad)
         assert got.dtype == want.dtype and got.shape == want.shape
         np.testing.assert_array_equal(got, want)
 
@@ -49,6 +51,9 @@ def test_filter_valid_2d_and_errors():
     x = data.camera()[:64, :80].astype(np.float64)
     g = KERNELS["ssim"]
     np.testing.assert_array_equal(filter_valid(x, g), _scipy_valid(x, g, 1))
+    # zero padding by the radius is scipy's same-size result with mode="constant"
+    same = correlate1d(correlate1d(x, g, axis=-1, mode="constant"), g, axis=-2, mode="constant")
+    np.testing.assert_array_equal(filter_valid(x, g, pad=5), same)
     with pytest.raises(ValueError, match="odd-length"):
         filter_valid(x, np.ones(4) / 4)
     with pytest.raises(ValueError, match="smaller than"):
