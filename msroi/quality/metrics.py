@@ -202,8 +202,8 @@ def gaussian_window(n: int, sigma: float) -> np.ndarray:
 
 def _filter_valid(stack: np.ndarray, g: np.ndarray, step: int = 1) -> np.ndarray:
     """Separable 'valid' filtering of ``(..., H, W)`` by ``g`` x ``g`` (MATLAB ``filter2(.., 'valid')``),
-    subsampled by ``step`` (see :func:`msroi.quality._filter.filter_valid`)."""
-    from msroi.quality._filter import filter_valid
+    subsampled by ``step`` (see :func:`msroi.quality._kernels.filter_valid`)."""
+    from msroi.quality._kernels import filter_valid
 
     return filter_valid(stack, g, step)
 
@@ -268,11 +268,9 @@ def _ssim_maps(x: np.ndarray, y: np.ndarray, x_moments=None):
     mu_x, sxx = _ssim_reference(x) if x_moments is None else x_moments
     # every line is filtered on its own, so filtering y's planes apart from x's changes no value
     mu_y, eyy, exy = _filter_valid(np.stack([y, y * y, x * y]), _SSIM_WINDOW)
-    mxx, myy, mxy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
-    syy, sxy = eyy - myy, exy - mxy
-    cs = (2.0 * sxy + C2) / (sxx + syy + C2)
-    ssim_map = ((2.0 * mxy + C1) / (mxx + myy + C1)) * cs
-    return ssim_map, cs
+    from msroi.quality._kernels import ssim_maps
+
+    return ssim_maps(mu_x, sxx, mu_y, eyy, exy, C1, C2)
 
 
 def ssim(ref, dist, roi=None) -> float:
@@ -425,6 +423,8 @@ def _vifp_many(x, y, rois, ref=None):
 
     ``ref``: the :class:`_Reference` of ``x`` (its per-scale work is reused).
     """
+    from msroi.quality._kernels import vifp_terms
+
     ref = _Reference(x) if ref is None else ref
     rois = list(rois)
     num = np.zeros(len(rois))
@@ -442,21 +442,7 @@ def _vifp_many(x, y, rois, ref=None):
             return nan
         x, (mu1, s11, flat_ref, den_map) = ref.vif_scale(s)
         mu2, e22, e12 = _filter_valid(np.stack([y, y * y, x * y]), g)
-        s22 = np.maximum(e22 - mu2 * mu2, 0.0)
-        s12 = e12 - mu1 * mu2
-        # s11 is already 0 where the reference is flat; there gg is set to 0 below anyway
-        gg = s12 / (s11 + 1e-10)
-        sv = s22 - gg * s12
-        gg[flat_ref] = 0.0
-        sv[flat_ref] = s22[flat_ref]
-        flat_dist = s22 <= 1e-10
-        gg[flat_dist] = 0.0
-        sv[flat_dist] = 0.0
-        neg = gg < 0
-        sv[neg] = s22[neg]
-        gg[neg] = 0.0
-        sv = np.maximum(sv, 1e-10)
-        num_map = np.log10(1.0 + gg * gg * s11 / (sv + VIFP_SIGMA_NSQ))
+        num_map = np.log10(vifp_terms(mu1, s11, flat_ref, mu2, e22, e12, VIFP_SIGMA_NSQ))
         for i, w in enumerate(rois):
             wc = _centre(w, n)
             num[i] += float(num_map.sum() if wc is None else np.sum(wc * num_map))

@@ -8,7 +8,7 @@ from scipy.ndimage import correlate1d
 from skimage import data
 
 from msroi.quality import metrics as M
-from msroi.quality._filter import filter_valid
+from msroi.quality._kernels import filter_valid
 from msroi.quality.ssimulacra2 import recursive_gaussian_kernel
 
 
