@@ -8,7 +8,7 @@ from scipy.ndimage import correlate1d
 from skimage import data
 
 from msroi.quality import metrics as M
-from msroi.quality._kernels import filter_valid
+from msroi.quality._kernels import filter_valid, ssim_maps, ssimulacra2_maps, vifp_terms
 from msroi.quality.ssimulacra2 import recursive_gaussian_kernel
 
 
@@ -78,3 +78,57 @@ def test_reference_cache_changes_no_value_and_is_bounded(monkeypatch):
     M.all_metrics(dists[1], dists[0])
     assert len(M._REFERENCES) == 1
     M._REFERENCES.clear()
+
+
+def _moments(rng, shape, dtype):
+    x = rng.integers(0, 256, shape).astype(dtype)
+    y = np.clip(x + rng.normal(0, 9, shape), 0, 255).astype(dtype)
+    x[:20, :20] = 77  # a flat patch (VIF-P clamps it)
+    g = KERNELS["ssim"]
+    return x, y, *filter_valid(np.stack([x, y, x * x, y * y, x * y]), g, pad=5)
+
+
+def test_ssim_maps_are_numpy_bit_for_bit():
+    x, y, mu_x, mu_y, exx, eyy, exy = _moments(np.random.default_rng(3), (40, 50), np.float64)
+    sxx = exx - mu_x * mu_x
+    ssim_map, cs_map = ssim_maps(mu_x, sxx, mu_y, eyy, exy, M.C1, M.C2)
+    mxx, myy, mxy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    cs = (2.0 * (exy - mxy) + M.C2) / (sxx + (eyy - myy) + M.C2)
+    np.testing.assert_array_equal(cs_map, cs)
+    np.testing.assert_array_equal(ssim_map, ((2.0 * mxy + M.C1) / (mxx + myy + M.C1)) * cs)
+
+
+def test_vifp_terms_are_numpy_bit_for_bit():
+    x, y, mu1, mu2, e11, e22, e12 = _moments(np.random.default_rng(4), (60, 70), np.float64)
+    y[30:, 30:] = 5  # flat distorted patch
+    mu1, mu2, e11, e22, e12 = filter_valid(np.stack([x, y, x * x, y * y, x * y]), KERNELS["ssim"], pad=5)
+    s11 = np.maximum(e11 - mu1 * mu1, 0.0)
+    flat = s11 <= 1e-10
+    s11[flat] = 0.0
+    got = vifp_terms(mu1, s11, flat, mu2, e22, e12, 2.0)
+    s22 = np.maximum(e22 - mu2 * mu2, 0.0)
+    s12 = e12 - mu1 * mu2
+    gg = s12 / (s11 + 1e-10)
+    sv = s22 - gg * s12
+    gg[flat], sv[flat] = 0.0, s22[flat]
+    gg[s22 <= 1e-10], sv[s22 <= 1e-10] = 0.0, 0.0
+    neg = gg < 0
+    sv[neg], gg[neg] = s22[neg], 0.0
+    assert flat.any() and (s22 <= 1e-10).any() and neg.any()
+    np.testing.assert_array_equal(got, 1.0 + gg * gg * s11 / (np.maximum(sv, 1e-10) + 2.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ssimulacra2_maps_are_numpy_bit_for_bit(dtype):
+    x, y, mu1, mu2, s11, s22, s12 = _moments(np.random.default_rng(5), (30, 45), dtype)
+    x, y, mu1, mu2, s11, s22, s12 = (a / dtype(255) for a in (x, y, mu1, mu2, s11, s22, s12))
+    got = ssimulacra2_maps(x, mu1, s11, y, mu2, s22, s12, 0.0009)
+    num_s = 2.0 * (s12 - mu1 * mu2) + 0.0009
+    denom_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + 0.0009
+    diff = mu1 - mu2
+    err = np.maximum(1.0 - (1.0 - diff * diff) * num_s / denom_s, 0.0)
+    ratio = (1.0 + np.abs(y - mu2)) / (1.0 + np.abs(x - mu1)) - 1.0
+    maps = np.stack([err, np.maximum(ratio, 0.0), np.maximum(-ratio, 0.0)])
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got[:3], maps)
+    np.testing.assert_array_equal(got[3:], (maps * maps) * (maps * maps))
