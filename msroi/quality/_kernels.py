@@ -44,16 +44,38 @@ def _horizontal(line, g, step, acc, dst):
 
 
 @njit(cache=True, nogil=True)
-def _planes_valid(src, g, step, pad, out):
+def _load(x_row, y_row, term, line, pad):
+    """Row ``term`` (0: x, 1: y, 2: x x, 3: y y, 4: x y; products in the rows' dtype) into
+    the float64 ``line`` after ``pad`` zeros."""
+    m = x_row.size
+    if term == 0:
+        for j in range(m):
+            line[pad + j] = x_row[j]
+    elif term == 1:
+        for j in range(m):
+            line[pad + j] = y_row[j]
+    elif term == 2:
+        for j in range(m):
+            line[pad + j] = x_row[j] * x_row[j]
+    elif term == 3:
+        for j in range(m):
+            line[pad + j] = y_row[j] * y_row[j]
+    else:
+        for j in range(m):
+            line[pad + j] = x_row[j] * y_row[j]
+
+
+@njit(cache=True, nogil=True)
+def _planes_valid(x, y, terms, g, step, pad, out):
     n = g.size
     r = n // 2
-    n_planes, height, width = src.shape
+    height, width = x.shape
     out_h, out_w = out.shape[1], out.shape[2]
     padded_h = height + 2 * pad
     ring = np.empty((n, out_w), dtype=out.dtype)  # horizontal results of the last n rows
     line = np.zeros(width + 2 * pad)  # one input row in float64, between its zero borders
     acc = np.empty(out_w, dtype=np.float64)
-    for p in range(n_planes):
+    for p in range(terms.size):
         done = 0  # rows (of the zero-padded planes) filtered horizontally so far
         for o in range(out_h):
             top = o * step
@@ -61,9 +83,7 @@ def _planes_valid(src, g, step, pad, out):
                 dst = ring[done % n]
                 i = done - pad
                 if 0 <= i < height:
-                    row = src[p, i]
-                    for j in range(width):
-                        line[pad + j] = row[j]
+                    _load(x[i], y[i], terms[p], line, pad)
                     _horizontal(line, g, step, acc, dst)
                 else:
                     dst[:] = 0.0
@@ -92,6 +112,19 @@ def _scipy_valid(a: np.ndarray, g: np.ndarray, step: int, pad: int) -> np.ndarra
     return out[..., ::step, ::step]
 
 
+_TERMS = {"x": 0, "y": 1, "xx": 2, "yy": 3, "xy": 4}
+
+
+def _check(g, h, w, pad):
+    g = np.asarray(g, dtype=np.float64)
+    if g.ndim != 1 or g.size % 2 == 0:
+        raise ValueError(f"filter_valid needs an odd-length 1-D kernel, got shape {g.shape}")
+    hv, wv = h + 2 * pad - g.size + 1, w + 2 * pad - g.size + 1
+    if hv <= 0 or wv <= 0:
+        raise ValueError(f"planes of {w}x{h} are smaller than the {g.size}-tap kernel")
+    return g, hv, wv, bool(np.all(np.abs(g - g[::-1]) <= np.finfo(np.float64).eps))
+
+
 def filter_valid(planes: np.ndarray, g: np.ndarray, step: int = 1, pad: int = 0) -> np.ndarray:
     """Separable 'valid' filtering of ``(..., H, W)`` float planes by ``g`` x ``g`` (odd length).
 
@@ -105,19 +138,33 @@ def filter_valid(planes: np.ndarray, g: np.ndarray, step: int = 1, pad: int = 0)
     a = np.asarray(planes)
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)
-    g = np.asarray(g, dtype=np.float64)
-    if g.ndim != 1 or g.size % 2 == 0:
-        raise ValueError(f"filter_valid needs an odd-length 1-D kernel, got shape {g.shape}")
     lead, (h, w) = a.shape[:-2], a.shape[-2:]
-    hv, wv = h + 2 * pad - g.size + 1, w + 2 * pad - g.size + 1
-    if hv <= 0 or wv <= 0:
-        raise ValueError(f"planes of {w}x{h} are smaller than the {g.size}-tap kernel")
-    if np.any(np.abs(g - g[::-1]) > np.finfo(np.float64).eps):
+    g, hv, wv, symmetric = _check(g, h, w, pad)
+    if not symmetric:
         return _scipy_valid(a, g, step, pad)
     src = np.ascontiguousarray(a.reshape((-1, h, w)))
     out = np.empty((src.shape[0], -(-hv // step), -(-wv // step)), dtype=a.dtype)
-    _planes_valid(src, g, int(step), int(pad), out)
+    one = np.zeros(1, dtype=np.int64)
+    for p in range(src.shape[0]):
+        _planes_valid(src[p], src[p], one, g, int(step), int(pad), out[p : p + 1])
     return out.reshape(lead + out.shape[1:])
+
+
+def filter_terms(x: np.ndarray, y: np.ndarray, terms, g: np.ndarray, step: int = 1, pad: int = 0) -> np.ndarray:
+    """:func:`filter_valid` of ``np.stack([...])`` of the ``terms`` of two 2-D planes of one
+    float dtype, without building the stack: each term is ``"x"``, ``"y"``, ``"xx"``,
+    ``"yy"`` or ``"xy"`` (the products rounded to the planes' dtype, as NumPy's ``x * y``).
+    Returns ``(len(terms), H', W')``, bit for bit the stacked version's result."""
+    if x.shape != y.shape or x.dtype != y.dtype or x.ndim != 2 or x.dtype not in (np.float32, np.float64):
+        raise ValueError("filter_terms needs two 2-D float32 or float64 planes of one shape and dtype")
+    g, hv, wv, symmetric = _check(g, *x.shape, pad)
+    if not symmetric:
+        planes = {"x": x, "y": y, "xx": x * x, "yy": y * y, "xy": x * y}
+        return _scipy_valid(np.stack([planes[t] for t in terms]), g, step, pad)
+    codes = np.array([_TERMS[t] for t in terms], dtype=np.int64)
+    out = np.empty((codes.size, -(-hv // step), -(-wv // step)), dtype=x.dtype)
+    _planes_valid(np.ascontiguousarray(x), np.ascontiguousarray(y), codes, g, int(step), int(pad), out)
+    return out
 
 
 @njit(cache=True, nogil=True)

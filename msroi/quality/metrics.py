@@ -208,6 +208,14 @@ def _filter_valid(stack: np.ndarray, g: np.ndarray, step: int = 1) -> np.ndarray
     return filter_valid(stack, g, step)
 
 
+def _filter_terms(x: np.ndarray, y: np.ndarray, terms, g: np.ndarray) -> np.ndarray:
+    """:func:`_filter_valid` of the stack of ``terms`` of x and y (``"x"``, ``"y"``, ``"xx"``,
+    ``"yy"``, ``"xy"``), without building it (:func:`msroi.quality._kernels.filter_terms`)."""
+    from msroi.quality._kernels import filter_terms
+
+    return filter_terms(x, y, terms, g)
+
+
 def _centre(w, n):
     """ROI weights at the centre pixels of all valid n x n window positions."""
     if w is None:
@@ -254,7 +262,7 @@ _SSIM_WINDOW = gaussian_window(11, 1.5)
 
 def _ssim_reference(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The reference side of :func:`_ssim_maps`: ``mu_x`` and ``sigma_x^2`` (valid size)."""
-    mu_x, exx = _filter_valid(np.stack([x, x * x]), _SSIM_WINDOW)
+    mu_x, exx = _filter_terms(x, x, ("x", "xx"), _SSIM_WINDOW)
     return mu_x, exx - mu_x * mu_x
 
 
@@ -267,7 +275,7 @@ def _ssim_maps(x: np.ndarray, y: np.ndarray, x_moments=None):
     """
     mu_x, sxx = _ssim_reference(x) if x_moments is None else x_moments
     # every line is filtered on its own, so filtering y's planes apart from x's changes no value
-    mu_y, eyy, exy = _filter_valid(np.stack([y, y * y, x * y]), _SSIM_WINDOW)
+    mu_y, eyy, exy = _filter_terms(x, y, ("y", "yy", "xy"), _SSIM_WINDOW)
     from msroi.quality._kernels import ssim_maps
 
     return ssim_maps(mu_x, sxx, mu_y, eyy, exy, C1, C2)
@@ -411,7 +419,7 @@ def vifp(ref, dist, roi=None) -> float:
 def _vifp_reference(x: np.ndarray, g: np.ndarray):
     """The reference side of one VIF-P scale: ``mu1``, ``s11`` (0 where flat), the flat
     positions (``s11 <= 1e-10`` before zeroing) and the denominator map."""
-    mu1, e11 = _filter_valid(np.stack([x, x * x]), g)
+    mu1, e11 = _filter_terms(x, x, ("x", "xx"), g)
     s11 = np.maximum(e11 - mu1 * mu1, 0.0)
     flat = s11 <= 1e-10
     s11[flat] = 0.0
@@ -441,7 +449,7 @@ def _vifp_many(x, y, rois, ref=None):
         if min(y.shape) < n:
             return nan
         x, (mu1, s11, flat_ref, den_map) = ref.vif_scale(s)
-        mu2, e22, e12 = _filter_valid(np.stack([y, y * y, x * y]), g)
+        mu2, e22, e12 = _filter_terms(x, y, ("y", "yy", "xy"), g)
         num_map = np.log10(vifp_terms(mu1, s11, flat_ref, mu2, e22, e12, VIFP_SIGMA_NSQ))
         for i, w in enumerate(rois):
             wc = _centre(w, n)

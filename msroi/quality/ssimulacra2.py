@@ -195,6 +195,15 @@ def _blur(planes: np.ndarray) -> np.ndarray:
     return filter_valid(planes, k, pad=k.size // 2)
 
 
+def _blur_terms(x: np.ndarray, y: np.ndarray, terms) -> np.ndarray:
+    """:func:`_blur` of the stack of ``terms`` (``"y"``, ``"yy"``, ``"xy"``, ...) of two planes,
+    without building the stack (:func:`msroi.quality._kernels.filter_terms`)."""
+    from msroi.quality._kernels import filter_terms
+
+    k = recursive_gaussian_kernel(_SIGMA).astype(x.dtype)
+    return filter_terms(x, y, terms, k, pad=k.size // 2)
+
+
 def _reference_scale(img1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What one scale needs of the reference alone: its XYB planes, their blur and the blur
     of their squares."""
@@ -212,7 +221,7 @@ def _scale_norms(ref_scale, img2: np.ndarray) -> np.ndarray:
     for c in range(3):
         x, mu1, s11 = (a[c] for a in ref_scale)
         y = img2[c]
-        s22, s12, mu2 = _blur(np.stack([y * y, x * y, y]))
+        s22, s12, mu2 = _blur_terms(x, y, ("yy", "xy", "y"))
         # 1 - SSIM', ringing and blurring, then their fourth powers
         maps = ssimulacra2_maps(x, mu1, s11, y, mu2, s22, s12, _C2)
         for m in range(3):

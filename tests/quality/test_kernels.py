@@ -8,7 +8,7 @@ from scipy.ndimage import correlate1d
 from skimage import data
 
 from msroi.quality import metrics as M
-from msroi.quality._kernels import filter_valid, ssim_maps, ssimulacra2_maps, vifp_terms
+from msroi.quality._kernels import filter_terms, filter_valid, ssim_maps, ssimulacra2_maps, vifp_terms
 from msroi.quality.ssimulacra2 import recursive_gaussian_kernel
 
 
@@ -132,3 +132,19 @@ def test_ssimulacra2_maps_are_numpy_bit_for_bit(dtype):
     assert got.dtype == dtype
     np.testing.assert_array_equal(got[:3], maps)
     np.testing.assert_array_equal(got[3:], (maps * maps) * (maps * maps))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", ["ssim", "ssimulacra2", "asymmetric"])
+def test_filter_terms_equals_filtering_the_stack(dtype, kernel):
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 256, (37, 52)).astype(dtype)
+    y = rng.integers(0, 256, (37, 52)).astype(dtype)
+    g = KERNELS[kernel]
+    for step, pad in ((1, 0), (2, 0), (1, len(g) // 2)):
+        got = filter_terms(x, y, ("yy", "xy", "y", "x", "xx"), g, step, pad)
+        want = filter_valid(np.stack([y * y, x * y, y, x, x * x]), g, step, pad)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="2-D float32 or float64"):
+        filter_terms(x, y.astype(np.float64 if dtype == np.float32 else np.float32), ("x",), g)
