@@ -39,6 +39,12 @@ SSIMULACRA2 (:mod:`msroi.quality.ssimulacra2`) and Butteraugli max and 3-norm
 mean over boxes (a weight map or mask contributes its bounding box). :data:`METRICS` is the
 project's one list of metrics, with display names and direction (Butteraugli: lower is
 better).
+
+Speed, without changing a value: the Gaussian filtering and the per-pixel maps run in
+compiled kernels that repeat SciPy's and NumPy's arithmetic bit for bit
+(:mod:`msroi.quality._kernels`), and the reference side of SSIM/MS-SSIM and VIF-P is kept
+for the last references scored (:class:`_Reference`), since scores come in runs against
+one reference (a sweep, the outputs of one job).
 """
 
 from __future__ import annotations
