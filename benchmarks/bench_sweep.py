@@ -39,19 +39,41 @@ def mosaic() -> np.ndarray:
     return np.vstack([np.hstack(tiles[:4]), np.hstack(tiles[4:])])
 
 
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its finished children (Butteraugli)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def sweep_one(name, rgb, roi, box, targets, known, tolerance):
-    """One reference's sweep, as the workflow's sweep job runs it; returns (name, rows, new qualities, s)."""
+    """One reference's sweep, as the workflow's sweep job runs it; returns (name, rows, new
+    qualities, s, CPU s of the encodes, of the rest of this process, of Butteraugli)."""
     from msroi import lean
 
     lean.reuse_freed_memory()  # as the workflow's jobs do (msroi.pipeline.joblog)
     enc = reference_encoder(name, jpeg.EncoderOptions(optimize=True))
+    encode_cpu = [0.0]
+
+    def timed_encoder(image, q):
+        t = time.process_time()
+        try:
+            return enc(image, q)
+        finally:
+            encode_cpu[0] += time.process_time() - t
+
     scored = pd.DataFrame([{"q": q, "bytes": b} for q, b in known.items()])
-    t = time.perf_counter()
-    df = sweep_for_bytes(rgb, enc, targets, roi=roi, boxes=[box], known=scored, tolerance=tolerance)
-    return name, len(df), sorted(set(df["q"]) - set(known)), time.perf_counter() - t
+    t, (own, kids) = time.perf_counter(), _cpu()
+    df = sweep_for_bytes(rgb, timed_encoder, targets, roi=roi, boxes=[box], known=scored, tolerance=tolerance)
+    wall = time.perf_counter() - t
+    own2, kids2 = _cpu()
+    return (name, len(df), sorted(set(df["q"]) - set(known)), wall,
+            encode_cpu[0], own2 - own - encode_cpu[0], kids2 - kids)
 
 
 def main(tolerance: float = settings.SWEEP_TOLERANCE):
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     rgb = mosaic()
@@ -60,23 +82,31 @@ def main(tolerance: float = settings.SWEEP_TOLERANCE):
     roi[box[1]:box[3], box[0]:box[2]] = 1.0
     print(f"photo {rgb.shape[1]}x{rgb.shape[0]}, ROI box {box}, sweep tolerance {tolerance}")
     dist = jpeg.decode(jpeg.encode(rgb, 50))
-    t = time.perf_counter()
+    t, (own, kids) = time.perf_counter(), _cpu()
     all_metrics(rgb, dist, roi, boxes=[box])
     per_pair = time.perf_counter() - t
-    print(f"all metrics (whole + ROI) of one pair: {per_pair:.1f} s")
+    own2, kids2 = _cpu()
+    print(f"all metrics (whole + ROI) of one pair: {per_pair:.1f} s wall, CPU {own2 - own:.1f} s in Python "
+          f"(reference side included) + {kids2 - kids:.1f} s Butteraugli")
     encoders = {name: reference_encoder(name, jpeg.EncoderOptions(optimize=True)) for name in ("jpeg", "mozjpeg")}
     # the references' own outputs at the base qualities are scored by the workflow's score rule
     base = {name: {q: len(enc(rgb, q)) for q in BASE_QUALITIES} for name, enc in encoders.items()}
     targets = [int(b * 0.998) for b in base["jpeg"].values()] + [b for sizes in base.values() for b in sizes.values()]
     t = time.perf_counter()
-    # the workflow runs the two references' sweeps as two jobs, side by side on the two cores
-    with ProcessPoolExecutor(2) as pool:
+    # the workflow runs the two references' sweeps as two jobs, side by side on the two cores;
+    # fresh processes like the jobs (forked ones would inherit the metrics' reference caches)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         jobs = [pool.submit(sweep_one, name, rgb, roi, box, targets, base[name], tolerance) for name in encoders]
+        total_cpu = 0.0
         for job in jobs:
-            name, rows, new, dt = job.result()
+            name, rows, new, dt, enc_cpu, metrics_cpu, butter_cpu = job.result()
+            total_cpu += enc_cpu + metrics_cpu + butter_cpu
             print(f"{name}: {len(targets)} target sizes -> {len(new)} new qualities {new} "
-                  f"(bisection encodes and scoring) {dt:.1f} s, {rows} rows")
+                  f"(bisection encodes and scoring) {dt:.1f} s, {rows} rows; CPU s: encodes {enc_cpu:.1f}, "
+                  f"decodes and metrics in Python {metrics_cpu:.1f} ({metrics_cpu / len(new):.2f} per pair), "
+                  f"Butteraugli tool {butter_cpu:.1f} ({butter_cpu / len(new):.2f} per pair)")
     wall = time.perf_counter() - t
+    print(f"CPU of both sweeps: {total_cpu:.1f} s (on 2 cores at least {total_cpu / 2:.1f} s wall)")
     print(f"both references side by side: {wall:.1f} s wall (target <= 60 s); Q1..100 with every metric would "
           f"take about {2 * 100 * per_pair:.0f} s")
 

@@ -39,6 +39,12 @@ SSIMULACRA2 (:mod:`msroi.quality.ssimulacra2`) and Butteraugli max and 3-norm
 mean over boxes (a weight map or mask contributes its bounding box). :data:`METRICS` is the
 project's one list of metrics, with display names and direction (Butteraugli: lower is
 better).
+
+Speed, without changing a value: the Gaussian filtering and the per-pixel maps run in
+compiled kernels that repeat SciPy's and NumPy's arithmetic bit for bit
+(:mod:`msroi.quality._kernels`), and the reference side of SSIM/MS-SSIM and VIF-P is kept
+for the last references scored (:class:`_Reference`), since scores come in runs against
+one reference (a sweep, the outputs of one job).
 """
 
 from __future__ import annotations
@@ -200,14 +206,20 @@ def gaussian_window(n: int, sigma: float) -> np.ndarray:
     return g / g.sum()
 
 
-def _filter_valid(stack: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Separable 'valid' filtering of ``(..., H, W)`` by ``g`` x ``g`` (MATLAB ``filter2(.., 'valid')``)."""
-    from scipy.ndimage import correlate1d
+def _filter_valid(stack: np.ndarray, g: np.ndarray, step: int = 1) -> np.ndarray:
+    """Separable 'valid' filtering of ``(..., H, W)`` by ``g`` x ``g`` (MATLAB ``filter2(.., 'valid')``),
+    subsampled by ``step`` (see :func:`msroi.quality._kernels.filter_valid`)."""
+    from msroi.quality._kernels import filter_valid
 
-    r = (len(g) - 1) // 2
-    out = correlate1d(stack, g, axis=-1, mode="constant")[..., r : stack.shape[-1] - r]
-    out = correlate1d(out, g, axis=-2, mode="constant")[..., r : stack.shape[-2] - r, :]
-    return out
+    return filter_valid(stack, g, step)
+
+
+def _filter_terms(x: np.ndarray, y: np.ndarray, terms, g: np.ndarray) -> np.ndarray:
+    """:func:`_filter_valid` of the stack of ``terms`` of x and y (``"x"``, ``"y"``, ``"xx"``,
+    ``"yy"``, ``"xy"``), without building it (:func:`msroi.quality._kernels.filter_terms`)."""
+    from msroi.quality._kernels import filter_terms
+
+    return filter_terms(x, y, terms, g)
 
 
 def _centre(w, n):
@@ -251,20 +263,28 @@ def psnr_rgb(ref_rgb, dist_rgb, roi=None) -> float:
 # ------------------------------------------------------------------------- SSIM
 
 
-def _ssim_maps(x: np.ndarray, y: np.ndarray):
+_SSIM_WINDOW = gaussian_window(11, 1.5)
+
+
+def _ssim_reference(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference side of :func:`_ssim_maps`: ``mu_x`` and ``sigma_x^2`` (valid size)."""
+    mu_x, exx = _filter_terms(x, x, ("x", "xx"), _SSIM_WINDOW)
+    return mu_x, exx - mu_x * mu_x
+
+
+def _ssim_maps(x: np.ndarray, y: np.ndarray, x_moments=None):
     """Valid-size SSIM and contrast-structure maps (11 x 11 Gaussian, sigma 1.5, C1, C2).
 
     Population moments: ``sigma_x^2 = G*(x^2) - mu_x^2`` etc., as Wang et al.'s
-    ``ssim_index.m`` and VQMT. Returns ``(ssim_map, cs_map)`` of size (H-10) x (W-10).
+    ``ssim_index.m`` and VQMT. ``x_moments``: ``_ssim_reference(x)`` if already computed.
+    Returns ``(ssim_map, cs_map)`` of size (H-10) x (W-10).
     """
-    g = gaussian_window(11, 1.5)
-    f = _filter_valid(np.stack([x, y, x * x, y * y, x * y]), g)
-    mu_x, mu_y = f[0], f[1]
-    mxx, myy, mxy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
-    sxx, syy, sxy = f[2] - mxx, f[3] - myy, f[4] - mxy
-    cs = (2.0 * sxy + C2) / (sxx + syy + C2)
-    ssim_map = ((2.0 * mxy + C1) / (mxx + myy + C1)) * cs
-    return ssim_map, cs
+    mu_x, sxx = _ssim_reference(x) if x_moments is None else x_moments
+    # every line is filtered on its own, so filtering y's planes apart from x's changes no value
+    mu_y, eyy, exy = _filter_terms(x, y, ("y", "yy", "xy"), _SSIM_WINDOW)
+    from msroi.quality._kernels import ssim_maps
+
+    return ssim_maps(mu_x, sxx, mu_y, eyy, exy, C1, C2)
 
 
 def ssim(ref, dist, roi=None) -> float:
@@ -330,17 +350,19 @@ def msssim(ref, dist, roi=None, weighting: str = "vqmt") -> float:
     images. Identical images give 1.
     """
     x, y, w = _pair(ref, dist, roi)
-    return _msssim_many(x, y, [w], weighting)[0][0]
+    return _msssim_many(x, y, [w], weighting, _reference(x))[0][0]
 
 
-def _msssim_many(x, y, rois, weighting="vqmt"):
+def _msssim_many(x, y, rois, weighting="vqmt", ref=None):
     """MS-SSIM for several ROI weightings sharing one computation of the maps.
 
-    Returns ``(values, level1_ssims)``: per entry of ``rois`` (None = whole image), the
-    MS-SSIM and the level-1 mean SSIM (which is :func:`ssim`; VQMT reports the same).
+    ``ref``: the :class:`_Reference` of ``x`` (its per-level work is reused). Returns
+    ``(values, level1_ssims)``: per entry of ``rois`` (None = whole image), the MS-SSIM and
+    the level-1 mean SSIM (which is :func:`ssim`; VQMT reports the same).
     """
     if weighting not in ("vqmt", "product", "wtd_sum"):
         raise MsroiError(f"unknown MS-SSIM weighting {weighting!r} (use 'vqmt', 'product' or 'wtd_sum')")
+    ref = _Reference(x) if ref is None else ref
     h, wd = x.shape
     for _ in range(4):
         h, wd = (h + 1) // 2, (wd + 1) // 2
@@ -349,16 +371,17 @@ def _msssim_many(x, y, rois, weighting="vqmt"):
     mssim = [[] for _ in rois]
     mcs = [[] for _ in rois]
     for level in range(5):
-        if min(x.shape) < 11:
+        if min(y.shape) < 11:
             break
-        ssim_map, cs_map = _ssim_maps(x, y)
+        x, x_moments = ref.ssim_level(level)
+        ssim_map, cs_map = _ssim_maps(x, y, x_moments)
         for i, w in enumerate(rois):
             wc = _centre(w, 11)
             mssim[i].append(_wmean(ssim_map, wc))
             mcs[i].append(_wmean(cs_map, wc))
         if level == 4 or too_small:
             break
-        x, y = _half(x), _half(y)
+        y = _half(y)
         rois = [None if w is None else _half(w) for w in rois]
     level1 = [m[0] if m else float("nan") for m in mssim]
     if too_small:
@@ -396,11 +419,27 @@ def vifp(ref, dist, roi=None) -> float:
     give 1. Images too small for the scale-4 window (``min(H, W) < 41``) give NaN.
     """
     x, y, w = _pair(ref, dist, roi)
-    return _vifp_many(x, y, [w])[0]
+    return _vifp_many(x, y, [w], _reference(x))[0]
 
 
-def _vifp_many(x, y, rois):
-    """VIF-P for several ROI weightings (None = whole image) sharing one computation."""
+def _vifp_reference(x: np.ndarray, g: np.ndarray):
+    """The reference side of one VIF-P scale: ``mu1``, ``s11`` (0 where flat), the flat
+    positions (``s11 <= 1e-10`` before zeroing) and the denominator map."""
+    mu1, e11 = _filter_terms(x, x, ("x", "xx"), g)
+    s11 = np.maximum(e11 - mu1 * mu1, 0.0)
+    flat = s11 <= 1e-10
+    s11[flat] = 0.0
+    return mu1, s11, flat, np.log10(1.0 + s11 / VIFP_SIGMA_NSQ)
+
+
+def _vifp_many(x, y, rois, ref=None):
+    """VIF-P for several ROI weightings (None = whole image) sharing one computation.
+
+    ``ref``: the :class:`_Reference` of ``x`` (its per-scale work is reused).
+    """
+    from msroi.quality._kernels import vifp_terms
+
+    ref = _Reference(x) if ref is None else ref
     rois = list(rois)
     num = np.zeros(len(rois))
     den = np.zeros(len(rois))
@@ -409,37 +448,81 @@ def _vifp_many(x, y, rois):
         n = 2 ** (5 - s) + 1
         g = gaussian_window(n, n / 5.0)
         if s > 1:
-            if min(x.shape) < n:
+            if min(y.shape) < n:
                 return nan
-            x, y = _filter_valid(np.stack([x, y]), g)[:, ::2, ::2]
-            rois = [None if w is None else _filter_valid(w, g)[::2, ::2] for w in rois]
-        if min(x.shape) < n:
+            y = _filter_valid(y, g, 2)
+            rois = [None if w is None else _filter_valid(w, g, 2) for w in rois]
+        if min(y.shape) < n:
             return nan
-        f = _filter_valid(np.stack([x, y, x * x, y * y, x * y]), g)
-        mu1, mu2 = f[0], f[1]
-        s11 = np.maximum(f[2] - mu1 * mu1, 0.0)
-        s22 = np.maximum(f[3] - mu2 * mu2, 0.0)
-        s12 = f[4] - mu1 * mu2
-        gg = s12 / (s11 + 1e-10)
-        sv = s22 - gg * s12
-        flat_ref = s11 <= 1e-10
-        gg[flat_ref] = 0.0
-        sv[flat_ref] = s22[flat_ref]
-        s11[flat_ref] = 0.0
-        flat_dist = s22 <= 1e-10
-        gg[flat_dist] = 0.0
-        sv[flat_dist] = 0.0
-        neg = gg < 0
-        sv[neg] = s22[neg]
-        gg[neg] = 0.0
-        sv = np.maximum(sv, 1e-10)
-        num_map = np.log10(1.0 + gg * gg * s11 / (sv + VIFP_SIGMA_NSQ))
-        den_map = np.log10(1.0 + s11 / VIFP_SIGMA_NSQ)
+        x, (mu1, s11, flat_ref, den_map) = ref.vif_scale(s)
+        mu2, e22, e12 = _filter_terms(x, y, ("y", "yy", "xy"), g)
+        num_map = np.log10(vifp_terms(mu1, s11, flat_ref, mu2, e22, e12, VIFP_SIGMA_NSQ))
         for i, w in enumerate(rois):
             wc = _centre(w, n)
             num[i] += float(num_map.sum() if wc is None else np.sum(wc * num_map))
             den[i] += float(den_map.sum() if wc is None else np.sum(wc * den_map))
     return [float(a / b) if b != 0 else float("nan") for a, b in zip(num, den)]
+
+
+# ------------------------------------------------------------- reference cache
+
+
+class _Reference:
+    """The reference-side work of MS-SSIM/SSIM and VIF-P for one reference luma ``x``,
+    computed on first use: per MS-SSIM level the image and its window moments, per VIF-P
+    scale the image and :func:`_vifp_reference`."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+        self._ssim: list = []
+        self._vif: list = []
+
+    def ssim_level(self, level: int):
+        """``(x_level, (mu_x, sigma_x^2))`` of MS-SSIM level ``level`` (0 = full size)."""
+        while len(self._ssim) <= level:
+            xl = self.x if not self._ssim else _half(self._ssim[-1][0])
+            self._ssim.append((xl, _ssim_reference(xl)))
+        return self._ssim[level]
+
+    def vif_scale(self, s: int):
+        """``(x_s, _vifp_reference(x_s, g_s))`` of VIF-P scale ``s`` (1..4)."""
+        while len(self._vif) < s:
+            k = len(self._vif) + 1
+            n = 2 ** (5 - k) + 1
+            g = gaussian_window(n, n / 5.0)
+            xs = self.x if k == 1 else _filter_valid(self._vif[-1][0], g, 2)
+            self._vif.append((xs, _vifp_reference(xs, g)))
+        return self._vif[s - 1]
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays computed so far."""
+        arrays = [a for _, m in self._ssim for a in m] + [a for _, m in self._vif for a in m]
+        arrays += [xl for xl, _ in self._ssim[1:]] + [xs for xs, _ in self._vif[1:]]
+        return self.x.nbytes + sum(a.nbytes for a in arrays)
+
+
+# Scores against one reference come in runs (a sweep, the outputs of one job), so the
+# reference-side work is kept for the last references seen, keyed by content, within a
+# memory budget (a 4-megapixel reference holds about 300 MB once every metric has run).
+_REFERENCES: dict[tuple, _Reference] = {}
+_REFERENCE_BUDGET = 1 << 30
+
+
+def _reference(x: np.ndarray, pixels: np.ndarray | None = None) -> _Reference:
+    """The cached :class:`_Reference` of the float64 luma ``x`` (created on a miss).
+
+    ``pixels``: the uint8 luma that ``x`` was made from, if at hand; hashing it is 8x less
+    work than hashing ``x``.
+    """
+    import hashlib
+
+    src = np.ascontiguousarray(x if pixels is None else pixels)
+    key = (x.shape, src.dtype.str, hashlib.blake2b(src, digest_size=16).digest())
+    ref = _REFERENCES.pop(key, None) or _Reference(x)
+    while _REFERENCES and sum(r.nbytes() for r in _REFERENCES.values()) + ref.nbytes() > _REFERENCE_BUDGET:
+        del _REFERENCES[next(iter(_REFERENCES))]
+    _REFERENCES[key] = ref  # most recently used last
+    return ref
 
 
 # -------------------------------------------------------------- PSNR-HVS(-M)
@@ -529,10 +612,19 @@ def roi_bounding_box(roi) -> tuple[int, int, int, int] | None:
 
 
 def _butteraugli_pairs(a, b, boxes):
-    """Butteraugli ``[(max, 3-norm)]`` of one RGB pair: whole image, then over ``boxes`` if given."""
+    """Butteraugli ``[(max, 3-norm)]`` of one RGB pair: whole image, then over ``boxes`` if given.
+
+    The box crops are scored by a second tool process running alongside the first (the tool
+    is single-threaded)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from msroi.quality.butteraugli import butteraugli, butteraugli_roi
 
-    return [butteraugli(a, b)] + ([] if boxes is None else [butteraugli_roi(a, b, boxes)])
+    if boxes is None:
+        return [butteraugli(a, b)]
+    with ThreadPoolExecutor(1) as pool:
+        roi = pool.submit(butteraugli_roi, a, b, boxes)
+        return [butteraugli(a, b), roi.result()]
 
 
 def _ssimulacra2_values(a, b, boxes):
@@ -573,7 +665,8 @@ def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None, boxes=None) -> dict[s
         raise MsroiError(f"unknown metric(s) {unknown}; known: {', '.join(METRIC_NAMES)}")
     if a.ndim == 2:
         names = [n for n in names if n not in RGB_METRICS]
-    x, y, w = _pair(luma(a), luma(b), roi)
+    ya = luma(a)
+    x, y, w = _pair(ya, luma(b), roi)
     if w is not None and boxes is None:
         box = roi_bounding_box(w)
         boxes = [] if box is None else [box]
@@ -589,18 +682,19 @@ def all_metrics(ref_rgb, dist_rgb, roi=None, metrics=None, boxes=None) -> dict[s
         butter = pool.submit(_butteraugli_pairs, *rgb8, boxes)
     rois = [None] if w is None else [None, w]
     prefixes = ["", "roi_"][: len(rois)]
+    ref = _reference(x, ya) if "msssim" in names or "vifp" in names else None
     res: dict[str, list[float]] = {}
     if "psnr" in names:
         d2 = (x - y) ** 2
         res["psnr"] = [_psnr_from_mse(_wmean(d2, r)) for r in rois]
     if "msssim" in names:
-        res["msssim"], level1 = _msssim_many(x, y, rois)
+        res["msssim"], level1 = _msssim_many(x, y, rois, ref=ref)
         if "ssim" in names:
             res["ssim"] = level1
     elif "ssim" in names:
         res["ssim"] = [ssim(x, y, r) for r in rois]
     if "vifp" in names:
-        res["vifp"] = _vifp_many(x, y, rois)
+        res["vifp"] = _vifp_many(x, y, rois, ref)
     if "psnrhvs" in names or "psnrhvsm" in names:
         if min(x.shape) < 8:
             hvs_vals = [(float("nan"), float("nan"))] * len(rois)

@@ -41,8 +41,6 @@ import math
 from functools import cache
 
 import numpy as np
-from scipy.ndimage import correlate1d
-
 from msroi.quality._boxes import check_rgb_pair, roi_mean
 
 __all__ = [
@@ -191,18 +189,19 @@ def _positive_xyb(lin: np.ndarray) -> np.ndarray:
 
 def _blur(planes: np.ndarray) -> np.ndarray:
     """Separable libjxl-equivalent Gaussian over the last two axes, zero padding."""
+    from msroi.quality._kernels import filter_valid  # numba starts on first use only
+
     k = recursive_gaussian_kernel(_SIGMA).astype(planes.dtype)
-    tmp = correlate1d(planes, k, axis=-1, mode="constant", cval=0.0)
-    return correlate1d(tmp, k, axis=-2, mode="constant", cval=0.0)
+    return filter_valid(planes, k, pad=k.size // 2)
 
 
-def _norms(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and 4-norm (4th root of the mean 4th power) over the last two axes,
-    accumulated in float64."""
-    mean = maps.mean(axis=(-2, -1), dtype=np.float64)
-    sq = maps * maps
-    l4 = np.sqrt(np.sqrt((sq * sq).mean(axis=(-2, -1), dtype=np.float64)))
-    return mean, l4
+def _blur_terms(x: np.ndarray, y: np.ndarray, terms) -> np.ndarray:
+    """:func:`_blur` of the stack of ``terms`` (``"y"``, ``"yy"``, ``"xy"``, ...) of two planes,
+    without building the stack (:func:`msroi.quality._kernels.filter_terms`)."""
+    from msroi.quality._kernels import filter_terms
+
+    k = recursive_gaussian_kernel(_SIGMA).astype(x.dtype)
+    return filter_terms(x, y, terms, k, pad=k.size // 2)
 
 
 def _reference_scale(img1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,20 +213,20 @@ def _reference_scale(img1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def _scale_norms(ref_scale, img2: np.ndarray) -> np.ndarray:
     """The 18 norms of one scale as an array [channel, norm, map]."""
+    from msroi.quality._kernels import ssimulacra2_maps
+
     out = np.empty((3, 2, 3))
     # one channel at a time: the temporaries stay small enough for the allocator to reuse
     # (whole-stack temporaries cost more in page faults than in arithmetic)
     for c in range(3):
         x, mu1, s11 = (a[c] for a in ref_scale)
         y = img2[c]
-        s22, s12, mu2 = _blur(np.stack([y * y, x * y, y]))
-        num_s = 2.0 * (s12 - mu1 * mu2) + _C2
-        denom_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + _C2
-        diff = mu1 - mu2
-        ssim_err = np.maximum(1.0 - (1.0 - diff * diff) * num_s / denom_s, 0.0)
-        ratio = (1.0 + np.abs(y - mu2)) / (1.0 + np.abs(x - mu1)) - 1.0
-        for m, maps in enumerate((ssim_err, np.maximum(ratio, 0.0), np.maximum(-ratio, 0.0))):
-            out[c, 0, m], out[c, 1, m] = _norms(maps)
+        s22, s12, mu2 = _blur_terms(x, y, ("yy", "xy", "y"))
+        # 1 - SSIM', ringing and blurring, then their fourth powers
+        maps = ssimulacra2_maps(x, mu1, s11, y, mu2, s22, s12, _C2)
+        for m in range(3):
+            out[c, 0, m] = maps[m].mean(axis=(-2, -1), dtype=np.float64)
+            out[c, 1, m] = np.sqrt(np.sqrt(maps[3 + m].mean(axis=(-2, -1), dtype=np.float64)))
     return out
 
 
