@@ -138,7 +138,7 @@ class Settings:
 
     @property
     def needs_model(self) -> bool:
-        """True when maps come from the classifier (TensorFlow is needed)."""
+        """True when maps come from the classifier (the model is loaded)."""
         return self.map_file is None and self.map_dir is None and self.prior is None
 
     def map_source(self) -> str:

@@ -103,26 +103,33 @@ _NO_TF = """
 import sys
 from msroi.cli import main
 {patch}
-rc = main(["map", sys.argv[1], "-o", sys.argv[2], "-q", "--cache", sys.argv[3]])
+rc = main(sys.argv[1:])
 heavy = sorted({{m.split(".")[0] for m in sys.modules}} & {{"tensorflow", "keras", "mtcnn"}})
 print(rc, heavy)
 """
 
 
-def _map_process(tmp_path, model_cache, patch=""):
-    src = tmp_path / "in.png"
-    Image.fromarray(data.coffee()).save(src)
-    r = subprocess.run([sys.executable, "-c", _NO_TF.format(patch=patch), str(src), str(tmp_path / "m.png"),
-                        str(model_cache)], capture_output=True, text=True, timeout=300)
+def _msroi_process(tmp_path, model_cache, *args, patch=""):
+    """Run ``msroi ARGS`` in a fresh process (inputs: tmp_path/in/*.png); returns its exit
+    status and the heavy packages it imported, as printed."""
+    src = tmp_path / "in"
+    src.mkdir(exist_ok=True)
+    Image.fromarray(data.coffee()).save(src / "coffee.png")
+    Image.fromarray(data.chelsea()).save(src / "chelsea.png")
+    r = subprocess.run([sys.executable, "-c", _NO_TF.format(patch=patch), *map(str, args), "--cache", str(model_cache)],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert (tmp_path / "m.png").is_file()
     return r.stdout.strip().splitlines()[-1]
 
 
-def test_msroi_map_without_faces_imports_no_tensorflow(tmp_path, model_cache):
-    """The default map path (model load, forward passes, map, files) never imports TensorFlow/Keras."""
+def test_default_map_path_imports_no_tensorflow(tmp_path, model_cache):
+    """`msroi map` (model load, forward passes, map, files) and `msroi compress -j 2` (the
+    weights folded once before the workers) never import TensorFlow/Keras; faces patched out."""
     patch = "import msroi.saliency.faces as f; f.detect_faces = lambda rgb, *a, **k: []"
-    assert _map_process(tmp_path, model_cache, patch) == "0 []"
+    assert _msroi_process(tmp_path, model_cache, "map", "in/coffee.png", "-o", "m.png", "-q", patch=patch) == "0 []"
+    assert (tmp_path / "m.png").is_file()
+    out = _msroi_process(tmp_path, model_cache, "compress", "in", "-o", "out", "-j", "2", "-q", patch=patch)
+    assert out == "0 []" and len(list((tmp_path / "out").glob("*.jpg"))) == 2
 
 
 def test_msroi_map_imports_no_tensorflow(tmp_path, model_cache):
@@ -131,7 +138,7 @@ def test_msroi_map_imports_no_tensorflow(tmp_path, model_cache):
 
     if "from mtcnn import MTCNN" in Path(faces.__file__).read_text():
         pytest.skip("this checkout's face detector is still mtcnn's TensorFlow MTCNN")
-    assert _map_process(tmp_path, model_cache) == "0 []"
+    assert _msroi_process(tmp_path, model_cache, "map", "in/coffee.png", "-o", "m.png", "-q") == "0 []"
 
 
 # --- maps of images larger than the work grid ----------------------------------------------
