@@ -60,10 +60,10 @@ def cmd_map(args) -> int:
         overlay_paths=[args.overlay] if single else None,
         json_paths=[args.output.with_suffix(".json")] if single else None,
     )
-    # every output checked against every input before any work (and before TensorFlow starts)
+    # every output checked against every input before any work (and before the model loads)
     files.check_outputs([o for row in output_paths(paths, **outputs) for o in row], paths)
     if len(paths) == 1:
-        files.read_image(paths[0], args.max_pixels)  # a bad single image: one-line error before TensorFlow starts
+        files.read_image(paths[0], args.max_pixels)  # a bad single image: one-line error before the model loads
     statuses = map_images(
         paths,
         model=args.model,

@@ -88,7 +88,7 @@ def _jobs(args) -> int:
 
 
 def _prepare_model(s, jobs: int, n: int) -> None:
-    """Check a model file before work starts; convert the default model once, before workers start."""
+    """Check a model file before work starts; fold the default model's weights once, before workers start."""
     if not s.needs_model:
         return
     if str(s.model) != "default":
@@ -96,9 +96,9 @@ def _prepare_model(s, jobs: int, n: int) -> None:
             raise InputError(s.model, "no such model file")
         return
     if min(jobs, n) > 1:
-        from msroi.saliency.networks.efficientnet_lite0 import default_model_path
+        from msroi.saliency.networks.efficientnet_lite0_numpy import load_default
 
-        default_model_path(s.cache_dir)
+        load_default(s.cache_dir)  # writes the cached .npz the workers then read
 
 
 def cmd_compress(args) -> int:

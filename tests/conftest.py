@@ -69,7 +69,16 @@ def model_cache(pytestconfig, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def classifier(model_cache):
-    """The default classifier ``(model, metadata)``, loaded once per session."""
+    """The default classifier ``(model, metadata)`` (the NumPy network), loaded once per session."""
     from msroi.saliency.maps import load_classifier
 
     return load_classifier("default", cache_dir=model_cache)
+
+
+@pytest.fixture(scope="session")
+def keras_classifier(model_cache):
+    """The default classifier in its Keras form (the converted ``.keras``), loaded once per session."""
+    from msroi.saliency.maps import load_classifier
+    from msroi.saliency.networks.efficientnet_lite0 import default_model_path
+
+    return load_classifier(default_model_path(model_cache))

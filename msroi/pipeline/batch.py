@@ -11,7 +11,8 @@ Targets and the budget they set:
 
 An image whose budget no JPEG can meet is reported and nothing is written for it. A bad
 image never stops the batch: its record says why (``ok`` False, ``error``). Outputs do not
-depend on the number of worker processes: msroi maps are computed single-threaded and
+depend on the number of worker processes: msroi maps do not depend on threads (the default
+model runs in NumPy with single-threaded BLAS, a Keras model single-threaded) and are
 quantised to 16 bits exactly as ``msroi map`` saves them, so compressing with the built-in
 map gives the same bytes as ``msroi map`` followed by ``msroi compress --map``.
 """
@@ -137,7 +138,7 @@ class Settings:
 
     @property
     def needs_model(self) -> bool:
-        """True when maps come from the classifier (TensorFlow is needed)."""
+        """True when maps come from the classifier (the model is loaded)."""
         return self.map_file is None and self.map_dir is None and self.prior is None
 
     def map_source(self) -> str:
@@ -334,7 +335,8 @@ def classifier(settings: Settings):
     """This process's classifier ``(model, metadata)``, loaded on first use only."""
     key = (str(settings.model), str(settings.cache_dir))
     if _STATE.get("model_key") != key:
-        _single_threaded_tensorflow()
+        if str(settings.model) != "default":  # a Keras model; the default one is NumPy
+            _single_threaded_tensorflow()
         from msroi.saliency.maps import load_classifier
 
         _STATE["model"] = load_classifier(settings.model, settings.cache_dir)
@@ -396,8 +398,10 @@ def _init_worker(settings: Settings) -> None:
 
 def _init_child(settings: Settings) -> None:
     from msroi import lean
+    from msroi.saliency import maps
 
     lean.OWN_PROCESS = True
+    maps.THREADS = 1  # the workers share the cores already
     _init_worker(settings)
 
 

