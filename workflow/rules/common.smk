@@ -157,3 +157,14 @@ wildcard_constraints:
     method=r"[a-z]+",
     variant=r"[a-z0-9-]+",
     encoder=r"jpeg|mozjpeg",
+
+
+def map_files(wildcards):
+    """Every map the study uses: the msroi maps' directory, the other sources' files."""
+    out = []
+    for source in config["map_sources"]:
+        if source == "msroi":
+            out.append(f"{RESULTS}/maps/msroi")
+        else:
+            out += [f"{RESULTS}/maps/{source}/{image}.png" for image in good_images()]
+    return out

@@ -57,17 +57,6 @@ rule study:
         "../scripts/study.py"
 
 
-def map_files(wildcards):
-    """Every map the study uses: the msroi maps' directory, the other sources' files."""
-    out = []
-    for source in config["map_sources"]:
-        if source == "msroi":
-            out.append(f"{RESULTS}/maps/msroi")
-        else:
-            out += [f"{RESULTS}/maps/{source}/{image}.png" for image in good_images()]
-    return out
-
-
 rule map_scores:
     input:
         maps=map_files,
