@@ -65,7 +65,8 @@ def load_classifier(path="default", cache_dir=None):
 
     Takes ``"default"`` (the ImageNet EfficientNet-Lite0 as a NumPy network, its folded
     weights cached once; see :mod:`msroi.saliency.networks.efficientnet_lite0_numpy`: no
-    TensorFlow) or the path of a ``NAME.keras`` with its ``NAME.json`` beside it (loaded with
+    TensorFlow), the path of that cache file (``efficientnet_lite0_imagenet.npz``: the
+    default model with its cache in that folder), or the path of a ``NAME.keras`` with its ``NAME.json`` beside it (loaded with
     Keras; the default model's Keras form is
     :func:`msroi.saliency.networks.efficientnet_lite0.default_model_path`); returns
     ``(model, metadata)``. Raises :class:`InputError` naming the file when either is missing
@@ -76,6 +77,13 @@ def load_classifier(path="default", cache_dir=None):
 
         return load_default(cache_dir)
     path = Path(path)
+    if path.suffix == ".npz":
+        from msroi.saliency.networks.efficientnet_lite0 import DEFAULT_NAME
+        from msroi.saliency.networks.efficientnet_lite0_numpy import load_default
+
+        if path.name != f"{DEFAULT_NAME}.npz":
+            raise InputError(path, f"a .npz model must be the default model's folded weights ({DEFAULT_NAME}.npz)")
+        return load_default(path.parent)
     meta_path = path.with_suffix(".json")
     if not path.is_file():
         raise InputError(path, "no such model file")

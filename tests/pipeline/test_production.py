@@ -57,7 +57,7 @@ def test_production_from_an_empty_directory_with_command_line_config(tmp_path, p
     run_dir.mkdir()
     snakemake(run_dir, "--config", f"images={photos}", "mode=compress")
     df = check_tree_and_table(run_dir, photos)
-    assert set(df.loc[df["ok"], "map"]) == {"msroi:results/model/efficientnet_lite0.keras"}
+    assert set(df.loc[df["ok"], "map"]) == {"msroi:results/model/efficientnet_lite0_imagenet.npz"}
     assert set(df.loc[df["ok"], "target"]) == {"quality"}
     assert not (run_dir / "results/metrics.csv").exists() and not (run_dir / "results/sweep").exists()
     r = snakemake(run_dir, "--config", f"images={photos}", "mode=compress", "-n")

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from msroi.errors import InputError
 from msroi.saliency import maps
 from msroi.saliency.maps import msroi_map
 from msroi.saliency.networks import efficientnet_lite0_numpy as lite0_np
@@ -97,6 +98,13 @@ def test_folded_weights_cache(tmp_path, model_cache):
     assert lite0_np._read_cache(path, meta["source_sha256"]) is None
     rebuilt, _ = lite0_np.load_default(tmp_path)
     assert rebuilt(x)[0].tobytes() == net(x)[0].tobytes()
+    # the cache file is a model path (the workflow's default model); another .npz is refused
+    by_path, _ = maps.load_classifier(path)
+    assert by_path(x)[0].tobytes() == net(x)[0].tobytes()
+    other = tmp_path / "mine.npz"
+    other.write_bytes(path.read_bytes())
+    with pytest.raises(InputError, match="mine.npz.*folded weights"):
+        maps.load_classifier(other)
 
 
 _NO_TF = """

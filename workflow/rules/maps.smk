@@ -47,8 +47,7 @@ rule file_map:
 
 rule default_model:
     output:
-        model=f"{RESULTS}/model/efficientnet_lite0.keras",
-        metadata=f"{RESULTS}/model/efficientnet_lite0.json",
+        model=f"{RESULTS}/model/efficientnet_lite0_imagenet.npz",
     log:
         f"{RESULTS}/logs/default_model.log",
     conda:
