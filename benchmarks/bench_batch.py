@@ -1,8 +1,11 @@
 """`msroi compress DIR -o OUT` (msroi maps, semantic method, Q50 budget) on 20 (``--images``)
 photos of 768x512, in images per second, against mozjpeg 4.0.3 (jpeglib) at Q50 on the same files in
-the same run. msroi's time is the whole command: Python and TensorFlow start-up, one model
+the same run. msroi's time is the whole command: Python start-up, one model
 load per worker, map and encode per image. With several ``--jobs`` values it prints each
-rate relative to ``-j 1``'s (the many-core target: >= 1.7x on two cores for 100 photos).
+rate relative to ``-j 1``'s; it also times ``-j 1`` pinned to one CPU (``sched_setaffinity``: the
+one-core rate, since an unpinned ``-j 1`` still uses a second core for the map's threads) and
+prints the default's rate relative to it (the many-core target: >= 1.7x on two cores for 100
+photos).
 
     python benchmarks/bench_batch.py [--jobs N ...] [--images N]
 """
@@ -51,13 +54,16 @@ def photos(out: Path, n: int = 20) -> list[Path]:
     return paths
 
 
-def time_msroi(src: Path, out: Path, jobs: int | None) -> float:
-    """Wall seconds of ``msroi compress src -o out -q`` (``-j jobs`` when given)."""
+def time_msroi(src: Path, out: Path, jobs: int | None, one_cpu: bool = False) -> float:
+    """Wall seconds of ``msroi compress src -o out -q`` (``-j jobs`` when given; pinned to the
+    first CPU this process may use when ``one_cpu``)."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "msroi.cli", "compress", str(src), "-o", str(out), "-q"]
     cmd += ["-j", str(jobs)] if jobs else []
+    cpu = min(os.sched_getaffinity(0))
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if one_cpu else None
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run(cmd, check=True, capture_output=True, preexec_fn=pin)
     return time.perf_counter() - t
 
 
@@ -100,6 +106,10 @@ def main() -> None:
                   f"(msroi/mozjpeg images/s ratio {moz / s:.4f})")
         if one:
             print(f"rate relative to -j 1: {one / s:.2f}x for the last run ({label})")
+        pinned = time_msroi(tmp / "in", tmp / "msroi", 1, one_cpu=True)
+        default = time_msroi(tmp / "in", tmp / "msroi", None)
+        print(f"one core (-j 1 pinned to one CPU): {pinned:.1f} s, {n / pinned:.2f} images/s; default -j on "
+              f"{len(os.sched_getaffinity(0))} cores right after: {default:.1f} s -> {pinned / default:.2f}x the one-core rate")
 
 
 if __name__ == "__main__":
