@@ -452,8 +452,8 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
     overhead bytes, calibration). ``prior``: the calibration of a plan of another table
     quality, from which the lambda search starts (see below).
 
-    ``coefs`` and ``weights`` may be a sample of the image's MCU rows holding ``frac`` of
-    its blocks: the sample's file is written (width x its height), its header counted once
+    ``coefs`` and ``weights`` may be a sample of the image's MCUs holding ``frac`` of its
+    blocks (:func:`_sample_mcus`): the sample's file is written, its header counted once
     and the rest of its overhead (DC, byte stuffing) scaled by ``1 / frac``; the AC bits
     target is the image's times ``frac``.
 
@@ -464,7 +464,9 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
     tables = dct.quality_tables(qt, family)
     comps = _trellis_components(coefs, tables, weights, cw)
     runs, bits, dist = _model(comps, 0.0)
-    data = _real(comps, runs, tables, height if frac == 1.0 else coefs[0].shape[0] * 8, width)
+    if frac < 1.0:  # the sample's own picture size
+        height, width = coefs[0].shape[0] * 8, coefs[0].shape[1] * 8
+    data = _real(comps, runs, tables, height, width)
     header = _header_bytes(data)
     overhead = header + (len(data) - header - bits / 8) / frac
     if frac == 1.0 and len(data) <= budget:
@@ -499,31 +501,38 @@ def _header_bytes(data: bytes) -> int:
     return len(data)
 
 
-#: Planning (the choice of the table quality) runs on every ``stride``-th MCU row of
-#: images of at least ``pixels``, (pixels, stride) pairs from the largest (docs/research.md,
-#: "Speed": on 0.4 MP images every 4th row chose finer tables than the whole image and
-#: lost SSIMULACRA2, every 2nd row chose the same or coarser ones at equal or better
-#: scores; from 4 MP on every 4th row chose the same). Smaller images plan on every row.
-PLAN_SAMPLING = ((2_000_000, 4), (200_000, 2))
+#: Planning (the choice of the table quality) runs on a sample of the MCUs of images of at
+#: least ``pixels``: every ``rows``-th MCU row and in it every ``cols``-th MCU column,
+#: (pixels, rows, cols) from the largest (docs/research.md, "Speed": on 0.4 MP images every
+#: 4th row chose finer tables than the whole image and lost SSIMULACRA2, every 2nd row chose
+#: the same or coarser ones at equal or better scores; from 4 MP on every 4th row chose the
+#: same). Smaller images plan on every MCU.
+PLAN_SAMPLING = ((2_000_000, 4, 1), (200_000, 2, 2))
 
 
-def _plan_stride(pixels: int) -> int:
-    """The MCU row stride of planning for an image of ``pixels`` (:data:`PLAN_SAMPLING`)."""
-    return next((stride for least, stride in PLAN_SAMPLING if pixels >= least), 1)
+def _plan_stride(pixels: int) -> tuple[int, int]:
+    """The MCU (row, column) strides of planning for an image of ``pixels``
+    (:data:`PLAN_SAMPLING`)."""
+    return next(((rows, cols) for least, rows, cols in PLAN_SAMPLING if pixels >= least), (1, 1))
+
+
 #: Index in the candidate table qualities where the climb to the least predicted
 #: distortion starts (offset 14 of :data:`TABLE_OFFSETS`; the dip is usually at 10..20).
 PLAN_START = 5
 
 
-def _sample_rows(coefs, weights, stride):
-    """Every ``stride``-th MCU row (2 luma block rows, 1 chroma row) of the components
-    and their block weights; returns (coefs, weights, fraction of blocks kept)."""
-    rows = np.arange(0, coefs[1].shape[0], stride)
-    luma = np.stack([2 * rows, 2 * rows + 1], 1).ravel()
-    c = (np.ascontiguousarray(coefs[0][luma]), np.ascontiguousarray(coefs[1][rows]),
-         np.ascontiguousarray(coefs[2][rows]))
-    w = (weights[0][luma], weights[1][rows], weights[2][rows])
-    return c, w, len(rows) / coefs[1].shape[0]
+def _sample_mcus(coefs, weights, rows, cols):
+    """Every ``rows``-th MCU row and in it every ``cols``-th MCU column (4:2:0: 2x2 luma
+    blocks, one chroma block each) of the components and their block weights, as a
+    smaller image; returns (coefs, weights, fraction of blocks kept)."""
+    r = np.arange(0, coefs[1].shape[0], rows)
+    c = np.arange(0, coefs[1].shape[1], cols)
+    ly = np.stack([2 * r, 2 * r + 1], 1).ravel()
+    lx = np.stack([2 * c, 2 * c + 1], 1).ravel()
+    cy = (np.ascontiguousarray(coefs[0][np.ix_(ly, lx)]), np.ascontiguousarray(coefs[1][np.ix_(r, c)]),
+          np.ascontiguousarray(coefs[2][np.ix_(r, c)]))
+    w = (weights[0][np.ix_(ly, lx)], weights[1][np.ix_(r, c)], weights[2][np.ix_(r, c)])
+    return cy, w, (len(r) * len(c)) / (coefs[1].shape[0] * coefs[1].shape[1])
 
 
 def _relength(comps, runs):
@@ -544,9 +553,9 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     lambda (each trellis run takes milliseconds), then checked with a real encode. Code
     lengths follow the symbols chosen, as the optimised Huffman tables will.
     """
-    stride = _plan_stride(height * width)
-    if stride > 1:
-        pcoefs, pweights, frac = _sample_rows(coefs, weights, stride)
+    rows, cols = _plan_stride(height * width)
+    if rows * cols > 1:
+        pcoefs, pweights, frac = _sample_mcus(coefs, weights, rows, cols)
     else:
         pcoefs, pweights, frac = coefs, weights, 1.0
     plans = []

@@ -44,7 +44,13 @@ def _trellis_range(vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, co
     prev = np.empty(65, np.int64)
     lev = np.empty(65, np.int64)
     zc = np.empty(65)
+    amin = np.empty(65)
     cand = np.empty(16, np.int64)
+    hmin = np.empty(11)  # cheapest code of each size over the runs
+    for s in range(11):
+        hmin[s] = hl[0, s]
+        for r in range(1, 16):
+            hmin[s] = min(hmin[s], hl[r, s])
     total_bits = 0.0
     total_dist = 0.0
     for b in range(b0, b1):
@@ -71,6 +77,7 @@ def _trellis_range(vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, co
                 best += (x - lv) * (x - lv) * (wb * cw[pos[p0 + t]])
         else:
             cost[0] = 0.0  # node 0: start (DC); node t+1: candidate t is the last non-zero so far
+            amin[0] = 0.0  # amin[u]: least cost[v] - zc[v] over v <= u
             for t in range(m):
                 k = np.int64(pos[p0 + t])
                 x = vals[p0 + t]
@@ -86,10 +93,19 @@ def _trellis_range(vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, co
                     cand[nc] = top
                     nc += 1
                     top = top * 2 + 1
+                own = inf  # least distortion + rate of this coefficient's own code
+                for c in range(nc):
+                    s = _size(cand[c])
+                    own = min(own, (x - cand[c]) * (x - cand[c]) * sk + lam * (hmin[s] + s))
                 best = inf
                 bu = 0
                 bl = 0
-                for u in range(t + 1):  # predecessor node
+                # predecessors nearest first; no path through u or an earlier node costs less than
+                # amin[u] + zc[t] + own, so the loop stops once that exceeds the best found (a
+                # relative margin covers rounding; ties keep the earliest predecessor, as before)
+                for u in range(t, -1, -1):
+                    if amin[u] + zc[t] + own > best * (1.0 + 1e-12):
+                        break
                     pk = 0 if u == 0 else np.int64(pos[p0 + u - 1])
                     run = k - pk - 1
                     base = cost[u] + (zc[t] - zc[u]) + lam * (run // 16) * zrl_len
@@ -101,13 +117,14 @@ def _trellis_range(vals, pos, ptr, zd, w, cw, lam, hl, eob_len, zrl_len, out, co
                         s = _size(lv)
                         d = (x - lv) * (x - lv) * sk
                         v = base + d + lam * (hl[r, s] + s)
-                        if v < best:
+                        if v < best or (v == best and u < bu):
                             best = v
                             bu = u
                             bl = lv
                 cost[t + 1] = best
                 prev[t + 1] = bu
                 lev[t + 1] = bl
+                amin[t + 1] = min(amin[t], best - zc[t + 1])
             best = inf
             bu = 0
             for u in range(m + 1):

@@ -199,17 +199,31 @@ def test_coefficients_match_libjpeg_at_high_quality(tmp_path):
         assert np.mean(lv != theirs) < 0.01
 
 
-def test_planning_samples_rows_by_size():
+def test_planning_samples_mcus_by_size():
     from msroi.codec.semantic import _plan_stride
 
     assert [_plan_stride(n) for n in (100_000, 199_999, 200_000, 393_216, 1_999_999, 2_000_000, 24_000_000)] == \
-        [1, 1, 2, 2, 2, 4, 4]
+        [(1, 1), (1, 1), (2, 2), (2, 2), (2, 2), (4, 1), (4, 1)]
+
+
+def test_planning_sample_is_a_grid_of_whole_mcus():
+    from msroi.codec.semantic import _sample_mcus
+
+    rng = np.random.default_rng(0)
+    y, c = rng.normal(size=(10, 14, 8, 8)), rng.normal(size=(5, 7, 8, 8))
+    w = (rng.random((10, 14)), rng.random((5, 7)), rng.random((5, 7)))
+    (sy, sb, sr), (wy, wb, wr), frac = _sample_mcus((y, c, c + 1), w, 2, 2)
+    assert sy.shape == (6, 8, 8, 8) and sb.shape == sr.shape == (3, 4, 8, 8) and frac == 12 / 35
+    # MCU (1, 2) of the sample is MCU (2, 4) of the image: luma blocks 4..5 x 8..9, chroma (2, 4)
+    assert np.array_equal(sy[2:4, 4:6], y[4:6, 8:10]) and np.array_equal(sb[1, 2], c[2, 4])
+    assert np.array_equal(sr[1, 2], c[2, 4] + 1) and np.array_equal(wy[2:4, 4:6], w[0][4:6, 8:10])
+    assert wb[1, 2] == w[1][2, 4] and wr[1, 2] == w[2][2, 4]
 
 
 def test_sampled_planning_fits_the_budget():
     import skimage.data
 
-    rgb = skimage.data.coffee()  # 400 x 600: the table quality is planned on every 2nd MCU row
+    rgb = skimage.data.coffee()  # 400 x 600: the table quality is planned on a quarter of the MCUs
     smap = _box_map(400, 600, (100, 300, 150, 450))
     budget = len(_pillow(rgb, 60))
     data, info = encode_semantic(rgb, smap, budget)
