@@ -1,8 +1,9 @@
 """Speed and memory of the semantic encoder against mozjpeg.
 
-Run: python benchmarks/bench_speed.py [repeats] [--sizes 0.4,4,24] [--no-rss] [--no-cold]
+Run: python benchmarks/bench_speed.py [repeats] [--sizes 0.4,4,24] [--no-tiled] [--no-rss] [--no-cold]
 
-Prints, for the coffee photo resized to about 0.4, 4 and 24 megapixels:
+Prints, for the coffee photo (600x400) resized to about 0.4, 4 and 24 megapixels, and for
+its 768x512 version tiled 1x1, 3x3 and 8x8 (0.4, 3.5 and 25 MP of the same content):
 - the semantic encode (``encode_semantic`` at the bytes of Pillow q50 (optimised Huffman)
   with the base quality and that file as ``msroi compress`` passes them: table choice,
   trellis, rate control, writing; map and budget excluded) on one thread
@@ -11,6 +12,10 @@ Prints, for the coffee photo resized to about 0.4, 4 and 24 megapixels:
   encode (jpeglib, quality 50, its defaults: trellis, optimised Huffman) of the same
   image measured in the same run;
 - the same encode with all cores and the speed-up over one thread (same bytes);
+- both encoders' seconds per megapixel across the sizes and their spread. The resized
+  photos get smoother as they grow (upscaled coffee: about half the bytes per pixel at
+  4 MP), which makes large images cheaper per pixel for any encoder; the tiled series
+  keeps the content per pixel fixed, so its spread is the cost's growth with pixels;
 - the peak RSS of ``msroi compress --prior center`` in a subprocess, in bytes per pixel;
 - the whole-process cold start of ``msroi compress --prior center`` on 768x512;
 - and a summary against issue 15's targets (encode <= 3x mozjpeg's CPU time at every
@@ -57,7 +62,22 @@ def timed(fn, repeats):
     return statistics.median(walls), statistics.median(cpus), out
 
 
-def encode_rows(sizes, repeats):
+def resized(mp):
+    """The coffee photo (600x400) resized to about ``mp`` megapixels: the larger, the
+    smoother (fewer coefficients per pixel to code)."""
+    w, h = SIZES[mp]
+    return f"{w}x{h} resized", photo(w, h)
+
+
+def tiled(mp):
+    """The 768x512 photo tiled to about ``mp`` megapixels: the same content per pixel at
+    every size, so the seconds per megapixel show how the cost grows with pixels alone."""
+    k = {0.4: 1, 4: 3, 24: 8}[mp]
+    rgb = np.tile(photo(*SIZES[0.4]), (k, k, 1))
+    return f"{rgb.shape[1]}x{rgb.shape[0]} tiled {k}x{k}", rgb
+
+
+def encode_rows(sizes, repeats, make=resized):
     from msroi.codec import jpeg
     from msroi.codec.semantic import encode_semantic
 
@@ -65,8 +85,8 @@ def encode_rows(sizes, repeats):
     encode_semantic(photo(64, 64), centre_map(64, 64), 2000)  # numba cache load
     rows = []
     for mp in sizes:
-        w, h = SIZES[mp]
-        rgb = photo(w, h)
+        label, rgb = make(mp)
+        h, w = rgb.shape[:2]
         smap = centre_map(h, w)
         baseline = jpeg.encode(rgb, 50, jpeg.EncoderOptions(optimize=True))
         budget = len(baseline)
@@ -80,13 +100,29 @@ def encode_rows(sizes, repeats):
         os.environ.pop("MSROI_THREADS")
         pw, pc, (d2, _) = timed(semantic, reps)
         mpx = w * h / 1e6
-        rows.append(dict(mp=mp, sw=sw, sc=sc, mw=mw, mc=mc, pw=pw, same=d1 == d2, size=len(d1), budget=budget))
-        print(f"{w}x{h} ({mpx:.1f} MP): semantic 1 thread {sw:.2f} s wall / {sc:.2f} s CPU "
-              f"({sc / mpx:.3f} CPU s/MP), mozjpeg {mw:.3f} s / {mc:.3f} s CPU -> "
-              f"ratio {sw / mw:.1f}x wall, {sc / mc:.1f}x CPU; all cores {pw:.2f} s wall "
-              f"(speed-up {sw / pw:.2f}x, same bytes: {d1 == d2}); {len(d1)} B <= {budget} B, "
+        rows.append(dict(mp=mp, mpx=mpx, sw=sw, sc=sc, mw=mw, mc=mc, pw=pw, same=d1 == d2, size=len(d1),
+                         budget=budget))
+        print(f"{label} ({mpx:.1f} MP, {len(d1) / (w * h):.3f} B/px): semantic 1 thread {sw:.2f} s wall / "
+              f"{sc:.2f} s CPU ({sc / mpx:.3f} CPU s/MP), mozjpeg {mw:.3f} s / {mc:.3f} s CPU "
+              f"({mc / mpx:.3f} CPU s/MP) -> ratio {sw / mw:.1f}x wall, {sc / mc:.1f}x CPU; all cores "
+              f"{pw:.2f} s wall (speed-up {sw / pw:.2f}x, same bytes: {d1 == d2}); {len(d1)} B <= {budget} B, "
               f"Qt {info['table_quality']}, {info['encodes']} real encodes", flush=True)
     return rows
+
+
+def spread(values):
+    """Largest relative distance of ``values`` from their mean."""
+    mean = statistics.mean(values)
+    return max(abs(x / mean - 1) for x in values)
+
+
+def linearity(rows, label):
+    """Print the seconds per megapixel of both encoders and their spreads; return ours."""
+    ours = [r["sc"] / r["mpx"] for r in rows]
+    moz = [r["mc"] / r["mpx"] for r in rows]
+    print(f"{label}: CPU s/MP msroi {' / '.join(f'{x:.3f}' for x in ours)} (within +-{spread(ours):.0%} of "
+          f"the mean), mozjpeg {' / '.join(f'{x:.3f}' for x in moz)} (+-{spread(moz):.0%})", flush=True)
+    return spread(ours)
 
 
 def peak_rss(mp):
@@ -133,17 +169,21 @@ def main():
         sizes = [float(x) if float(x) != int(float(x)) else int(float(x)) for x in args[args.index("--sizes") + 1].split(",")]
     print(f"machine load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = encode_rows(sizes, repeats)
-    per_mp = [r["sc"] / (SIZES[r["mp"]][0] * SIZES[r["mp"]][1] / 1e6) for r in rows]
-    print(f"CPU s/MP spread: {min(per_mp):.3f}..{max(per_mp):.3f} (max/min {max(per_mp) / min(per_mp):.2f})")
+    lin_resized = linearity(rows, "resized")
+    lin_tiled = None
+    if "--no-tiled" not in args and len(sizes) > 1:
+        lin_tiled = linearity(encode_rows(sizes, repeats, tiled), "tiled (same content)")
     rss = {mp: peak_rss(mp) for mp in sorted(sizes, reverse=True)} if "--no-rss" not in args else {}
     cold = cold_start(repeats) if "--no-cold" not in args else None
-    mean = statistics.mean(per_mp)
     print("targets (issue 15):")
     for r in rows:
         ratio = r["sc"] / r["mc"]
         print(f"  encode {r['mp']} MP: {ratio:.1f}x mozjpeg's CPU time (<= 3x: {'met' if ratio <= 3 else 'not met'})")
-    spread = max(abs(x / mean - 1) for x in per_mp)
-    print(f"  CPU s/MP within +-{spread:.0%} of the mean (<= 30%: {'met' if spread <= 0.3 else 'not met'})")
+    if lin_tiled is not None:
+        print(f"  cost linear in pixels, same content (tiled): CPU s/MP within +-{lin_tiled:.0%} of the mean "
+              f"(<= 30%: {'met' if lin_tiled <= 0.3 else 'not met'})")
+    print(f"  resized photos (the larger, the smoother): within +-{lin_resized:.0%} "
+          f"(<= 30%: {'met' if lin_resized <= 0.3 else 'not met'})")
     for mp, b in rss.items():
         if b is None:  # a bound only
             continue

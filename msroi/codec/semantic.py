@@ -469,11 +469,14 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
     data = _real(comps, runs, tables, height, width)
     header = _header_bytes(data)
     overhead = header + (len(data) - header - bits / 8) / frac
+    # the overhead without the DC codes, which the final search recounts on the whole image
+    # (a sample's DC differences span more than one MCU, and the DC trellis shortens them)
+    nondc = header + (len(data) - header - bits / 8 - _dc_bytes(comps)) / frac
     if frac == 1.0 and len(data) <= budget:
-        return dist, (family, qt), tables, comps, 0.0, overhead, prior
+        return dist, (family, qt), tables, comps, 0.0, overhead, prior, nondc
     target = max((budget - overhead) * 8 * frac, 0.0)
     if frac < 1.0 and bits <= target:
-        return dist, (family, qt), tables, comps, 0.0, overhead, prior
+        return dist, (family, qt), tables, comps, 0.0, overhead, prior, nondc
     scale = _quality_scale(qt)
     depth = float(np.log(max(bits, 1.0) / max(target, 1.0)))
     guess, slope = LAMBDA_SCALE * scale ** 2 * max(depth, 1e-3) ** 1.4, -0.2
@@ -486,7 +489,33 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
     lam, slope, dist = _lam_for_bits(comps, target, guess=lam, tol=1.02, ftol=0.005, slope=slope,
                                      fit=False)
     calib = (lam, scale, depth, slope) if lam > 0 else prior
-    return dist, (family, qt), tables, comps, lam, overhead, calib
+    return dist, (family, qt), tables, comps, lam, overhead, calib, nondc
+
+
+def _dc_bytes(comps) -> float:
+    """Bytes of the DC codes and magnitudes of the components' current DC levels in a
+    4:2:0 scan, with optimal Huffman tables (luma, and one shared by the chroma)."""
+    from msroi.codec.trellis import dc_order
+    from msroi.codec.writer import _codes, _optimal_lengths
+
+    counts = np.zeros((2, 12), np.int64)
+    for i, (c, mcu) in enumerate(zip(comps, (2, 1, 1))):
+        d = np.abs(np.diff(c.dc[dc_order(c.shape[0], c.shape[1], mcu)], prepend=0))
+        sizes = np.frexp(d.astype(np.float64))[1]  # bit lengths (0 for 0)
+        counts[min(i, 1)] += np.bincount(sizes, minlength=12)[:12]
+    bits = 0
+    for cnt in counts:
+        _, size = _codes(*_optimal_lengths(cnt), 12)
+        bits += int(np.sum(cnt * (size + np.arange(12))))
+    return bits / 8
+
+
+def _final_dc_bytes(comps, lam, dc_trellis) -> float:
+    """:func:`_dc_bytes` of the DC levels the file at ``lam`` will have."""
+    if dc_trellis:
+        for c, mcu in zip(comps, (2, 1, 1)):
+            c.dc_trellis(lam, mcu)
+    return _dc_bytes(comps)
 
 
 def _header_bytes(data: bytes) -> int:
@@ -516,6 +545,11 @@ def _plan_stride(pixels: int) -> tuple[int, int]:
     return next(((rows, cols) for least, rows, cols in PLAN_SAMPLING if pixels >= least), (1, 1))
 
 
+#: The final rate control accepts a file of ``FINAL_ACCEPT`` of the budget or more and
+#: aims its lambda at ``FINAL_AIM`` of it (inside the window, so that one step usually lands
+#: in it, close to its top).
+FINAL_ACCEPT, FINAL_AIM = 0.998, 0.9995
+
 #: Index in the candidate table qualities where the climb to the least predicted
 #: distortion starts (offset 14 of :data:`TABLE_OFFSETS`; the dip is usually at 10..20).
 PLAN_START = 5
@@ -533,6 +567,17 @@ def _sample_mcus(coefs, weights, rows, cols):
           np.ascontiguousarray(coefs[2][np.ix_(r, c)]))
     w = (weights[0][np.ix_(ly, lx)], weights[1][np.ix_(r, c)], weights[2][np.ix_(r, c)])
     return cy, w, (len(r) * len(c)) / (coefs[1].shape[0] * coefs[1].shape[1])
+
+
+def _bits_under_lengths(comps, runs) -> float:
+    """AC bits of the symbols of ``runs`` under the components' current code lengths."""
+    total = 0.0
+    for c, r in zip(comps, runs):
+        hl, eob, zrl = c.lengths
+        counts = r[2]
+        sym = counts[:256].reshape(16, 16)[:, 1:11]
+        total += float(np.sum(sym * (hl[:, 1:] + np.arange(1, 11)))) + counts[256] * eob + counts[257] * zrl
+    return total
 
 
 def _relength(comps, runs):
@@ -586,7 +631,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
                 break
             i = j
         plans += list(done.values())
-    _, (family, qt), tables, comps, lam, overhead, calib = best
+    _, (family, qt), tables, comps, lam, overhead, calib, nondc = best
     slope = calib[3] if calib is not None else -0.2
     best = pcoefs = pweights = None  # memory: the sample is not needed any more
     if frac < 1.0:  # the chosen table's trellis on the whole image, code lengths from the sample
@@ -595,8 +640,14 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         comps = _trellis_components(coefs, tables, weights, cw)
         for c, ln in zip(comps, lengths):
             c.lengths = ln
-        if lam > 0:  # code lengths and lambda from the whole image before its first (costly) write
+        if lam > 0:  # code lengths, DC codes and lambda from the whole image before its first (costly) write
             _relength(comps, _model(comps, lam)[0])
+            overhead = nondc + _final_dc_bytes(comps, lam, dc_trellis)
+            lam, slope, _ = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, slope=slope)
+    elif lam > 0 and dc_trellis:  # the plan counted the rounded DC levels, the file will have the trellis'
+        corrected = nondc + _final_dc_bytes(comps, lam, dc_trellis)
+        if abs(corrected - overhead) > 0.001 * budget:
+            overhead = corrected
             lam, slope, _ = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, slope=slope)
     encodes = len(plans)
     script = None
@@ -624,10 +675,11 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     best, best_lam = (data, lam) if len(data) <= budget else (None, None)
     if lam > 0 or len(data) > budget:
         _relength(comps, runs)
-        slack = 0
+        overhead = len(data) - _bits_under_lengths(comps, runs) / 8  # the file against the new model
+        slack = int(budget * (1 - FINAL_AIM))
         tried = set()
         for _ in range(6):
-            if best is not None and len(best) >= budget * 0.998:
+            if best is not None and len(best) >= budget * FINAL_ACCEPT:
                 break
             lam, slope, _ = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam,
                                           slope=slope)

@@ -229,3 +229,24 @@ def test_sampled_planning_fits_the_budget():
     data, info = encode_semantic(rgb, smap, budget)
     assert info["fits"] and 0.99 * budget <= len(data) <= budget
     assert _decode(data)[0].shape == rgb.shape
+
+
+def test_dc_bytes_are_the_writers_dc_codes():
+    # the final search counts the DC codes itself; they must be what the file will hold
+    from msroi.codec import dct, writer
+    from msroi.codec.semantic import _dc_bytes, _trellis_components, frequency_weights
+
+    rgb = _photo()[:96, :128]
+    coefs = dct.image_coefficients(rgb)
+    comps = _trellis_components(coefs, dct.quality_tables(60), [np.ones(c.shape[:2]) for c in coefs],
+                                frequency_weights("hybrid", "robidoux"))
+    comps[0].dc_trellis(50.0, 2)  # levels other than plain rounding
+    levels = []
+    for c in comps:
+        zz = np.zeros((len(c.dc), 64), np.int16)
+        zz[:, 0] = c.dc
+        levels.append(zz)
+    dc_freq, ac_freq = np.zeros((2, 12), np.int64), np.zeros((2, 256), np.int64)
+    magnitude_bits = writer._gather(*levels, comps[0].shape[1], 12, 16, dc_freq, ac_freq)
+    code_bits = sum(int(np.sum(f * writer._codes(*writer._optimal_lengths(f), 12)[1])) for f in dc_freq)
+    assert _dc_bytes(comps) == (code_bits + magnitude_bits) / 8
