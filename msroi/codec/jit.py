@@ -1,6 +1,6 @@
-"""numba's ``njit`` for the codec's kernels, started without its BLAS lookup in msroi's
-own processes (:mod:`msroi.lean`: the kernels call no ``np.dot`` or ``np.linalg``, and the
-lookup imports ``scipy.linalg``)."""
+"""numba's ``njit`` for the codec's kernels, started without its BLAS lookup and its
+extension scan in msroi's own processes (:mod:`msroi.lean`: the kernels call no ``np.dot``
+or ``np.linalg``, whose lookup imports ``scipy.linalg``, and no numba extension)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def njit(*args, **kwargs):
 
         with lean.without("scipy.linalg.cython_blas"):
             import numba.np.arraymath  # noqa: F401 - looks for the BLAS once, now
+        lean.skip_numba_extensions()
     from numba import njit as numba_njit
 
     return numba_njit(*args, **kwargs)

@@ -23,9 +23,7 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -420,6 +418,9 @@ def run(pairs, settings: Settings, jobs: int = 1, on_done=None, baselines=None, 
             records[i] = _run_one(i, src, dst, base, debug)[1]
             on_done and on_done(records[i])
         return records
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # not needed for one job (start-up)
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_init_child,
                              initargs=(settings,)) as pool:
         futures = [pool.submit(_run_one, i, s, d, b, debug) for i, ((s, d), b) in enumerate(zip(pairs, baselines))]
