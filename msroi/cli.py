@@ -293,6 +293,7 @@ def main(argv=None) -> int:
     from msroi import lean
 
     lean.OWN_PROCESS = True
+    lean.reuse_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

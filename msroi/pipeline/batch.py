@@ -253,7 +253,7 @@ def compress_file(src, dst, settings: Settings, baseline=None) -> dict:
     sal = saliency(rgb, src, settings)
     reserve = len(files.metadata_segments(meta)) if settings.target.kind != "quality" else 0
     budget, ref_q, ref_data = target_budget(rgb, settings.target, settings.options, reserve)
-    data, final_q, fits = encode(rgb, sal, budget, settings)
+    data, final_q, fits = encode(rgb, sal, budget, settings, ref_q, ref_data)
     if not fits:
         raise MsroiError(f"{src}: no JPEG fits the budget of {budget + reserve} bytes ({settings.target.describe()}); "
                          f"the smallest is {len(data) + reserve} bytes; nothing written")
@@ -295,14 +295,21 @@ def target_budget(rgb: np.ndarray, target: Target, options: EncoderOptions, rese
     return budget, (q if fits else None), (ref if fits else None)
 
 
-def encode(rgb: np.ndarray, sal: np.ndarray, budget: int, settings: Settings) -> tuple[bytes, int, bool]:
+def encode(rgb: np.ndarray, sal: np.ndarray, budget: int, settings: Settings, ref_q: int | None = None,
+           ref_data: bytes | None = None) -> tuple[bytes, int, bool]:
     """One JPEG of ``rgb`` steered by map ``sal`` within ``budget`` bytes by the settings'
-    method; returns ``(jpeg bytes, final/table quality, whether it fits)``."""
+    method; ``ref_q`` and ``ref_data`` are the standard JPEG the budget came from (with
+    the settings' options), if any. Returns ``(jpeg bytes, final/table quality, whether it
+    fits)``."""
     if settings.method == "semantic":
         from msroi.codec.semantic import encode_semantic
 
+        # the semantic method starts from the highest standard quality (optimised Huffman)
+        # that fits: most often the reference's, which saves a bisection of whole encodes
+        same = settings.options == EncoderOptions(optimize=True)
         data, info = encode_semantic(rgb, sal, budget, ratio=settings.ratio, smooth=settings.smooth,
-                                     progressive=settings.options.progressive)
+                                     progressive=settings.options.progressive, base_quality_hint=ref_q,
+                                     base_data=ref_data if same else None)
         return data, int(info["table_quality"]), bool(info["fits"])
     from msroi.codec import original, rate
 
