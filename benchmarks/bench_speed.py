@@ -7,7 +7,8 @@ its 768x512 version tiled 1x1, 3x3 and 8x8 (0.4, 3.5 and 25 MP of the same conte
 - the semantic encode (``encode_semantic`` at the bytes of Pillow q50 (optimised Huffman)
   with the base quality and that file as ``msroi compress`` passes them: table choice,
   trellis, rate control, writing; map and budget excluded) on one thread
-  (``MSROI_THREADS=1``),
+  (``MSROI_THREADS=1``), with glibc's malloc keeping freed memory as ``msroi compress``
+  sets it (:func:`msroi.lean.reuse_freed_memory`),
   median wall and CPU seconds, seconds per megapixel, and the ratio to mozjpeg 4.0.3's
   encode (jpeglib, quality 50, its defaults: trellis, optimised Huffman) of the same
   image measured in the same run;
@@ -168,12 +169,17 @@ def main():
     if "--sizes" in args:
         sizes = [float(x) if float(x) != int(float(x)) else int(float(x)) for x in args[args.index("--sizes") + 1].split(",")]
     print(f"machine load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    # first, while this process is small: a child's peak RSS counts the parent's pages it
+    # was forked with until it executes
+    rss = {mp: peak_rss(mp) for mp in sorted(sizes, reverse=True)} if "--no-rss" not in args else {}
+    from msroi import lean
+
+    lean.reuse_freed_memory()  # as in msroi compress and the workflow's jobs (and for mozjpeg's buffers too)
     rows = encode_rows(sizes, repeats)
     lin_resized = linearity(rows, "resized")
     lin_tiled = None
     if "--no-tiled" not in args and len(sizes) > 1:
         lin_tiled = linearity(encode_rows(sizes, repeats, tiled), "tiled (same content)")
-    rss = {mp: peak_rss(mp) for mp in sorted(sizes, reverse=True)} if "--no-rss" not in args else {}
     cold = cold_start(repeats) if "--no-cold" not in args else None
     print("targets (issue 15):")
     for r in rows:
