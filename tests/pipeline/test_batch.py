@@ -210,3 +210,22 @@ def test_map_directory_gives_each_image_its_own_map(tmp_path, photos):
         assert run("compress", photos / src, "--map", maps / f"{stem}.npy", "-o", one).returncode == 0
         assert one.read_bytes() == (out / f"{stem}.jpg").read_bytes()
     assert run("compress", photos, "-o", tmp_path / "x", "--map", maps / "cat.npy").returncode == 2
+
+
+def test_command_line_file_equals_the_workflows(tmp_path):
+    # msroi compress and the workflow's compress step give the same file for the same photo,
+    # map and settings (the command hands the encoder the standard JPEG its budget came from)
+    from skimage import data
+
+    from msroi.codec.semantic import compress_semantic
+    from msroi.saliency.priors import center_map
+
+    rgb = data.astronaut()[::2, ::2]
+    src = tmp_path / "a.png"
+    Image.fromarray(rgb).save(src)
+    for q in (35, 80):
+        settings = batch.Settings(prior="center", target=batch.Target("quality", q))
+        batch.compress_file(src, tmp_path / f"a{q}.jpg", settings)
+        ours, _, _ = compress_semantic(rgb, center_map(rgb.shape[:2], settings.center_sigma), q, 0.0,
+                                       settings.ratio, settings.smooth)
+        assert (tmp_path / f"a{q}.jpg").read_bytes() == ours
