@@ -406,6 +406,7 @@ def _init_child(settings: Settings) -> None:
     from msroi.saliency import maps
 
     lean.OWN_PROCESS = True
+    lean.reuse_freed_memory()  # as the command's own process
     maps.THREADS = 1  # the workers share the cores already
     _init_worker(settings)
 

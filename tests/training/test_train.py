@@ -34,6 +34,7 @@ ACCEPT_TRAIN = dict(backbone="small", epochs=14, batch_size=16, lr=0.003, adam_e
 def test_synthetic_dataset_layout_boxes_and_determinism(tmp_path):
     a = make_synthetic_dataset(tmp_path / "a", n_classes=3, per_class=4, size=64, seed=5)
     b = make_synthetic_dataset(tmp_path / "b", n_classes=3, per_class=4, size=64, seed=5)
+    assert b["classes"] == a["classes"] and b["n_images"] == a["n_images"]
     assert a["classes"] == ["disk_stripes", "square_checks", "triangle_dots"] and a["n_images"] == 12
     folders = sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_dir())
     assert folders == ["001.disk_stripes", "002.square_checks", "003.triangle_dots"]
@@ -88,7 +89,7 @@ def test_prepare_manifest_plain_names_and_fraction(tmp_path):
     _tree(root, ["cat", "dog"], n=10)
     r1 = prepare_manifest(root, tmp_path / "a.csv", holdout="fraction:0.3", seed=1, verify="header")
     r2 = prepare_manifest(root, tmp_path / "b.csv", holdout="fraction:0.3", seed=1, verify="header")
-    assert r1["classes"] == ["cat", "dog"] and r1["n_test"] == 6
+    assert r1["classes"] == r2["classes"] == ["cat", "dog"] and r1["n_test"] == r2["n_test"] == 6
     assert pd.read_csv(tmp_path / "a.csv").equals(pd.read_csv(tmp_path / "b.csv"))
     prepare_manifest(root, tmp_path / "c.csv", holdout="fraction:0.3", seed=2)
     assert not pd.read_csv(tmp_path / "a.csv").split.equals(pd.read_csv(tmp_path / "c.csv").split)
