@@ -464,11 +464,15 @@ def dc_order(bh: int, bw: int, mcu: int) -> np.ndarray:
     return t.reshape(-1).astype(np.int64)
 
 
+def dc_size_counts(levels: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """How many DC differences of each size category (0..11) the levels ``levels`` (flat,
+    block index) have in coding ``order``, the first one from 0."""
+    diff = np.abs(np.diff(levels[order], prepend=0)).astype(np.float64)
+    return np.bincount(np.frexp(diff)[1], minlength=12)[:12]  # frexp's exponent: the bit length
+
+
 def dc_code_lengths(levels: np.ndarray, order: np.ndarray) -> np.ndarray:
     """DC category code length estimates (bits, index = size 0..11) from the
     differences of ``levels`` (flat, block index) in ``order``."""
-    v = levels[order]
-    diff = np.abs(np.diff(np.concatenate([[0], v])))
-    sizes = np.where(diff > 0, np.floor(np.log2(np.maximum(diff, 1))) + 1, 0).astype(np.int64)
-    c = np.bincount(sizes, minlength=12)[:12].astype(np.float64)
+    c = dc_size_counts(levels, order).astype(np.float64)
     return np.clip(-np.log2(np.maximum(c, 0.5) / (c.sum() + 1.0)), 1.0, 16.0)
