@@ -3,13 +3,15 @@
 Run: python benchmarks/bench_speed.py [repeats] [--sizes 0.4,4,24] [--no-tiled] [--no-rss] [--no-cold]
 
 Prints, for the coffee photo (600x400) resized to about 0.4, 4 and 24 megapixels, and for
-its 768x512 version tiled 1x1, 3x3 and 8x8 (0.4, 3.5 and 25 MP of the same content):
+its 768x512 version tiled 1x1, 3x3 and 8x8 (0.4, 3.5 and 25 MP of the same content, no
+block repeated):
 - the semantic encode (``encode_semantic`` at the bytes of Pillow q50 (optimised Huffman)
   with the base quality and that file as ``msroi compress`` passes them: table choice,
   trellis, rate control, writing; map and budget excluded) on one thread
   (``MSROI_THREADS=1``), with glibc's malloc keeping freed memory as ``msroi compress``
   sets it (:func:`msroi.lean.reuse_freed_memory`),
-  median wall and CPU seconds, seconds per megapixel, and the ratio to mozjpeg 4.0.3's
+  median wall and CPU seconds over interleaved rounds (after one untimed call), seconds per
+  megapixel, and the ratio to mozjpeg 4.0.3's
   encode (jpeglib, quality 50, its defaults: trellis, optimised Huffman) of the same
   image measured in the same run;
 - the same encode with all cores and the speed-up over one thread (same bytes);
@@ -53,14 +55,11 @@ def centre_map(h, w):
     return np.exp(-(((yy - h / 2) / (h / 2)) ** 2 + ((xx - w / 2) / (w / 2)) ** 2) / (2 * 0.35 ** 2))
 
 
-def timed(fn, repeats):
-    walls, cpus, out = [], [], None
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - t)
-        cpus.append(time.process_time() - c)
-    return statistics.median(walls), statistics.median(cpus), out
+def once(fn):
+    """Wall and CPU seconds of one call of ``fn`` and its result."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - t, time.process_time() - c, out
 
 
 def resized(mp):
@@ -71,43 +70,65 @@ def resized(mp):
 
 
 def tiled(mp):
-    """The 768x512 photo tiled to about ``mp`` megapixels: the same content per pixel at
-    every size, so the seconds per megapixel show how the cost grows with pixels alone."""
+    """The photo tiled k x k to about ``mp`` megapixels, each 768x512 tile cut from the photo
+    at 776x520 with its own offset (tile row i, column j: i pixels down, j across), so that
+    no 8x8 block repeats: the same content per pixel at every size, and the seconds per
+    megapixel show how the cost grows with pixels alone. (Exact copies would repeat every
+    block's sequence of branches, which the CPU learns: the trellis ran 1.3-1.4x faster per
+    block on 3x3 copies than on the photo itself, and at the photo's speed once shifted.)"""
     k = {0.4: 1, 4: 3, 24: 8}[mp]
-    rgb = np.tile(photo(*SIZES[0.4]), (k, k, 1))
+    w, h = SIZES[0.4]
+    src = photo(w + 8, h + 8)
+    rgb = np.concatenate([np.concatenate([src[i:i + h, j:j + w] for j in range(k)], 1) for i in range(k)], 0)
     return f"{rgb.shape[1]}x{rgb.shape[0]} tiled {k}x{k}", rgb
 
 
 def encode_rows(sizes, repeats, make=resized):
+    """Time both encoders on every size in ``repeats`` interleaved rounds (each round times
+    every size once: mozjpeg, ours on one thread, ours on all cores), after one untimed
+    call of each; medians over the rounds. Interleaving lays the VM's drifting speed (about
+    30 % within minutes) on all sizes alike instead of on whichever ran during a slow spell."""
     from msroi.codec import jpeg
     from msroi.codec.semantic import encode_semantic
 
     tmp = tempfile.mkdtemp(prefix="msroi-bench-")
-    encode_semantic(photo(64, 64), centre_map(64, 64), 2000)  # numba cache load
-    rows = []
+    jobs = []
     for mp in sizes:
         label, rgb = make(mp)
         h, w = rgb.shape[:2]
         smap = centre_map(h, w)
         baseline = jpeg.encode(rgb, 50, jpeg.EncoderOptions(optimize=True))
-        budget = len(baseline)
-        reps = repeats if mp < 10 else max(1, repeats // 2)
-        mw, mc, _ = timed(lambda: mozjpeg_encode(rgb, os.path.join(tmp, "m.jpg")), reps)
-        def semantic():
-            return encode_semantic(rgb, smap, budget, base_quality_hint=50, base_data=baseline)
 
-        os.environ["MSROI_THREADS"] = "1"
-        sw, sc, (d1, info) = timed(semantic, reps)
-        os.environ.pop("MSROI_THREADS")
-        pw, pc, (d2, _) = timed(semantic, reps)
-        mpx = w * h / 1e6
-        rows.append(dict(mp=mp, mpx=mpx, sw=sw, sc=sc, mw=mw, mc=mc, pw=pw, same=d1 == d2, size=len(d1),
-                         budget=budget))
-        print(f"{label} ({mpx:.1f} MP, {len(d1) / (w * h):.3f} B/px): semantic 1 thread {sw:.2f} s wall / "
-              f"{sc:.2f} s CPU ({sc / mpx:.3f} CPU s/MP), mozjpeg {mw:.3f} s / {mc:.3f} s CPU "
-              f"({mc / mpx:.3f} CPU s/MP) -> ratio {sw / mw:.1f}x wall, {sc / mc:.1f}x CPU; all cores "
-              f"{pw:.2f} s wall (speed-up {sw / pw:.2f}x, same bytes: {d1 == d2}); {len(d1)} B <= {budget} B, "
-              f"Qt {info['table_quality']}, {info['encodes']} real encodes", flush=True)
+        def semantic(rgb=rgb, smap=smap, baseline=baseline):
+            return encode_semantic(rgb, smap, len(baseline), base_quality_hint=50, base_data=baseline)
+
+        def moz(rgb=rgb):
+            return mozjpeg_encode(rgb, os.path.join(tmp, "m.jpg"))
+
+        jobs.append(dict(mp=mp, label=label, mpx=w * h / 1e6, pixels=w * h, budget=len(baseline), semantic=semantic,
+                         moz=moz, t={k: [] for k in ("sw", "sc", "mw", "mc", "pw")}))
+    for rnd in range(repeats + 1):
+        for job in jobs:
+            t = job["t"]
+            mw, mc, _ = once(job["moz"])
+            os.environ["MSROI_THREADS"] = "1"
+            sw, sc, (job["d1"], job["info"]) = once(job["semantic"])
+            os.environ.pop("MSROI_THREADS")
+            pw, _, (job["d2"], _) = once(job["semantic"])
+            if rnd:  # round 0 is the untimed first call
+                for k, v in zip(("sw", "sc", "mw", "mc", "pw"), (sw, sc, mw, mc, pw)):
+                    t[k].append(v)
+    rows = []
+    for job in jobs:
+        m = {k: statistics.median(v) for k, v in job["t"].items()}
+        d1, d2, info, mpx = job["d1"], job["d2"], job["info"], job["mpx"]
+        rows.append(dict(mp=job["mp"], mpx=mpx, same=d1 == d2, size=len(d1), budget=job["budget"], **m))
+        print(f"{job['label']} ({mpx:.1f} MP, {len(d1) / job['pixels']:.3f} B/px): semantic 1 thread {m['sw']:.2f} s "
+              f"wall / {m['sc']:.2f} s CPU ({m['sc'] / mpx:.3f} CPU s/MP), mozjpeg {m['mw']:.3f} s / {m['mc']:.3f} s CPU "
+              f"({m['mc'] / mpx:.3f} CPU s/MP) -> ratio {m['sw'] / m['mw']:.1f}x wall, {m['sc'] / m['mc']:.1f}x CPU; "
+              f"all cores {m['pw']:.2f} s wall (speed-up {m['sw'] / m['pw']:.2f}x, same bytes: {d1 == d2}); "
+              f"{len(d1)} B <= {job['budget']} B, Qt {info['table_quality']}, {info['encodes']} real encodes",
+              flush=True)
     return rows
 
 

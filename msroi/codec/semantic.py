@@ -351,11 +351,15 @@ def _model(comps, lam):
     return runs, sum(r[1] for r in runs), sum(r[3] for r in runs) + sum(c.dc_dist for c in comps)
 
 
-def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-0.2, fit=True):
+def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-0.2, fit=True, estimate=None,
+                  model=None):
     """A lambda whose trellis bits are at most ``target_bits`` and either within ``tol``
     (as a lambda ratio) of the smallest such lambda or within ``ftol`` (relative) of the
     target; 0 if lambda 0 already fits. ``fit=False`` also accepts bits up to ``ftol``
-    over the target. Returns ``(lambda, slope, distortion)``: the slope
+    over the target. ``estimate``: the bits at ``guess`` as estimated without a run (an
+    earlier run's symbols under new code lengths); the search then starts with a step from
+    it instead of a run at ``guess``. ``model(comps, lam)`` -> (runs, bits, distortion)
+    counts the bits (default :func:`_model`: the trellis' own estimate). Returns ``(lambda, slope, distortion)``: the slope
     is the last estimate of d log(bits) / d log(lambda) (a start for the next search), the
     distortion the model's at the target bits, interpolated on log-log axes between the
     two runs nearest the target (the model's at the returned lambda after a single run),
@@ -369,11 +373,12 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
     """
     lt = np.log(max(target_bits, 1.0))
     x_min, x_max = np.log(1e-3), np.log(1e9)
+    model = model or _model
 
     dists, points = {}, []
 
     def f(x):
-        _, bits, dists[x] = _model(comps, float(np.exp(x)))
+        _, bits, dists[x] = model(comps, float(np.exp(x)))
         points.append((np.log(max(bits, 1.0)) - lt, np.log(max(dists[x], 1e-300))))
         return points[-1][0]
 
@@ -388,10 +393,17 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
         return float(np.exp(x)), s, float(np.exp(d0 - f0 * g))
 
     aim, over = (-0.5 * ftol, 0.0) if fit else (0.0, ftol)
+    s, prev, sides = float(slope), None, []
+
+    def newton(x, fx):
+        step = (aim - fx) / min(max(s, -1.5), -0.05)
+        return x + min(max(step, -np.log(16.0)), np.log(16.0))
+
     x = min(max(np.log(guess) if guess else 0.0, x_min), x_max)
+    if estimate is not None and guess:
+        x = min(max(newton(x, np.log(max(estimate, 1.0)) - lt), x_min), x_max)
     fx = f(x)
     a = fa = b = fb = None  # a: over the target (f > 0), b: fits (f <= 0)
-    s, prev, sides = float(slope), None, []
     for _ in range(100):
         if fx > 0:
             a, fa = x, fx
@@ -407,12 +419,11 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
         if -ftol < fx <= 0 or (a is not None and b is not None and b - a <= np.log(tol)):
             return done(b)
         if a is None and b <= x_min:  # fits at the smallest lambda tried
-            _, bits, dist = _model(comps, 0.0)
+            _, bits, dist = model(comps, 0.0)
             return (0.0, s, dist) if bits <= target_bits else (float(np.exp(x_min)), s, dists[b])
         if b is None and a >= x_max:  # every AC coefficient is zero and still over
             return float(np.exp(x_max)), s, dists[a]
-        step = (aim - fx) / min(max(s, -1.5), -0.05)
-        xn = x + min(max(step, -np.log(16.0)), np.log(16.0))
+        xn = newton(x, fx)
         if a is not None and b is not None:
             lo, hi = a + 0.01 * (b - a), b - 0.01 * (b - a)
             if not lo <= xn <= hi:
@@ -446,16 +457,21 @@ def _quality_scale(quality: int) -> float:
 LAMBDA_SCALE = 1700.0
 
 
-def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, frac=1.0):
+def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, frac=1.0, stuffing=None):
     """Predicted weighted distortion of table quality ``qt`` of ``family`` at the budget,
     with what the final search needs: (distortion, (family, qt), tables, comps, lambda,
-    overhead bytes, calibration). ``prior``: the calibration of a plan of another table
-    quality, from which the lambda search starts (see below).
+    calibration, stuffing). ``prior``: the calibration of a plan of another table quality,
+    from which the lambda search starts (see below).
+
+    The file is its header plus the entropy-coded data and its byte stuffing:
+    ``stuffing`` = (header bytes, stuffed bytes per entropy-coded byte) as measured on the
+    first plan's file at plain rounding (written when ``stuffing`` is None). The AC bits
+    target of the trellis follows from the budget, the DC bits of plain rounding, and the
+    Huffman codes' excess over the trellis' entropy estimate at plain rounding.
 
     ``coefs`` and ``weights`` may be a sample of the image's MCUs holding ``frac`` of its
-    blocks (:func:`_sample_mcus`): the sample's file is written, its header counted once
-    and the rest of its overhead (DC, byte stuffing) scaled by ``1 / frac``; the AC bits
-    target is the image's times ``frac``.
+    blocks (:func:`_sample_mcus`): header and stuffing are the sample's, its DC bits are
+    scaled by ``1 / frac`` and the AC bits target is the image's times ``frac``.
 
     The first lambda tried is predicted from ``prior`` = (lambda, table scale, depth,
     slope): lambda grows with the squared table scale (distortion is in coefficient
@@ -464,19 +480,24 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
     tables = dct.quality_tables(qt, family)
     comps = _trellis_components(coefs, tables, weights, cw)
     runs, bits, dist = _model(comps, 0.0)
-    if frac < 1.0:  # the sample's own picture size
-        height, width = coefs[0].shape[0] * 8, coefs[0].shape[1] * 8
-    data = _real(comps, runs, tables, height, width)
-    header = _header_bytes(data)
-    overhead = header + (len(data) - header - bits / 8) / frac
-    # the overhead without the DC codes, which the final search recounts on the whole image
-    # (a sample's DC differences span more than one MCU, and the DC trellis shortens them)
-    nondc = header + (len(data) - header - bits / 8 - _dc_bytes(comps)) / frac
-    if frac == 1.0 and len(data) <= budget:
-        return dist, (family, qt), tables, comps, 0.0, overhead, prior, nondc
+    entropy = _entropy_bits(comps, runs)
+    if stuffing is None:
+        if frac < 1.0:  # the sample's own picture size
+            height, width = coefs[0].shape[0] * 8, coefs[0].shape[1] * 8
+        data = _real(comps, runs, tables, height, width)
+        header = _header_bytes(data)
+        stuffing = (header, (len(data) - header) / max(entropy / 8, 1.0) - 1)
+    header, stuff = stuffing
+    size = header + (1 + stuff) * entropy / 8  # of this file at plain rounding (the first plan's: exact)
+    # all but the trellis' AC bits estimate, scaled from plain rounding: it overstates the
+    # overhead of deep cuts (stuffing and the Huffman codes' excess shrink with the AC
+    # bits), which keeps plans off the finer tables that predicted distortion favours and
+    # SSIMULACRA2 and Butteraugli do not (counting it at the budget's size moved 6 of 52
+    # development choices to finer tables: SSIMULACRA2 -0.16 on average, -2.5 at worst)
+    overhead = header + (size - header - bits / 8) / frac
     target = max((budget - overhead) * 8 * frac, 0.0)
-    if frac < 1.0 and bits <= target:
-        return dist, (family, qt), tables, comps, 0.0, overhead, prior, nondc
+    if bits <= target:
+        return dist, (family, qt), tables, comps, 0.0, prior, stuffing
     scale = _quality_scale(qt)
     depth = float(np.log(max(bits, 1.0) / max(target, 1.0)))
     guess, slope = LAMBDA_SCALE * scale ** 2 * max(depth, 1e-3) ** 1.4, -0.2
@@ -485,11 +506,12 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
         guess = lam0 * (scale / scale0) ** 2 * (max(depth, 1e-3) / max(depth0, 1e-3)) ** 1.4
     lam, slope, _ = _lam_for_bits(comps, target, guess=guess, tol=1.1, ftol=0.03, slope=slope,
                                   fit=False)  # coarse, then
-    _relength(comps, _model(comps, lam)[0])  # with the code lengths of its symbols, again
+    runs = _model(comps, lam)[0]
+    _relength(comps, runs)  # with the code lengths of its symbols, again
     lam, slope, dist = _lam_for_bits(comps, target, guess=lam, tol=1.02, ftol=0.005, slope=slope,
-                                     fit=False)
+                                     fit=False, estimate=_bits_under_lengths(comps, runs))
     calib = (lam, scale, depth, slope) if lam > 0 else prior
-    return dist, (family, qt), tables, comps, lam, overhead, calib, nondc
+    return dist, (family, qt), tables, comps, lam, calib, stuffing
 
 
 def _dc_bytes(comps) -> float:
@@ -506,12 +528,32 @@ def _dc_bytes(comps) -> float:
     return bits / 8
 
 
-def _final_dc_bytes(comps, lam, dc_trellis) -> float:
-    """:func:`_dc_bytes` of the DC levels the file at ``lam`` will have."""
-    if dc_trellis:
+def _entropy_bits(comps, runs) -> float:
+    """Bits of the entropy-coded data (before byte stuffing) of the file the components
+    make with the AC levels of ``runs`` and their current DC levels: the writer's optimal
+    Huffman tables for exactly these symbols (luma; one shared by the chroma) and the
+    magnitude bits. (The trellis' own count prices symbols by their entropy, which
+    Huffman codes exceed by about 1 %, by a share that moves with lambda.)"""
+    from msroi.codec.writer import _codes, _optimal_lengths
+
+    bits = 8.0 * _dc_bytes(comps)
+    for counts in (runs[0][2], runs[1][2] + runs[2][2]):
+        freq = np.array(counts[:256])
+        freq[0x00], freq[0xF0] = counts[256], counts[257]  # EOB and ZRL (size 0: no other symbol has it)
+        _, size = _codes(*_optimal_lengths(freq), 256)
+        bits += float(np.sum(freq * size) + np.sum(counts[:256].reshape(16, 16) * np.arange(16)))
+    return bits
+
+
+def _file_model(comps, lam, dc_trellis):
+    """:func:`_model` counting the file's bits instead of the trellis' estimate: the runs at
+    ``lam``, :func:`_entropy_bits` with the DC levels the file at ``lam`` will have, and the
+    distortion."""
+    runs, _, dist = _model(comps, lam)
+    if dc_trellis and lam > 0:
         for c, mcu in zip(comps, (2, 1, 1)):
             c.dc_trellis(lam, mcu)
-    return _dc_bytes(comps)
+    return runs, _entropy_bits(comps, runs), dist
 
 
 def _header_bytes(data: bytes) -> int:
@@ -545,6 +587,8 @@ def _plan_stride(pixels: int) -> tuple[int, int]:
 #: aims its lambda at ``FINAL_AIM`` of it (inside the window, so that one step usually lands
 #: in it, close to its top).
 FINAL_ACCEPT, FINAL_AIM = 0.998, 0.9995
+#: The final lambda search's tolerance on the file's bits (relative, below its aim).
+FINAL_FTOL = 0.0015
 
 #: Index in the candidate table qualities where the climb to the least predicted
 #: distortion starts (offset 14 of :data:`TABLE_OFFSETS`; the dip is usually at 10..20).
@@ -589,10 +633,12 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     """Encode with the table quality in ``qts`` whose trellis predicts the least weighted
     distortion at ``budget``, searching lambda so the file lands at (never above) it.
 
-    The trellis' own bit count plus the overhead measured on the last real encode
-    (headers, Huffman tables, DC) predicts the size; the prediction is inverted on log
-    lambda (each trellis run takes milliseconds), then checked with a real encode. Code
-    lengths follow the symbols chosen, as the optimised Huffman tables will.
+    Planning compares the table qualities on a sample of the MCUs (:func:`_plan`). The
+    chosen table's final search counts the file's entropy-coded bits exactly for the
+    levels of each trellis run (:func:`_file_model`) and predicts the stuffing and headers
+    from the last file written; the prediction is inverted on log lambda (each trellis run
+    takes milliseconds), then checked with a real encode. Code lengths follow the symbols
+    chosen, as the optimised Huffman tables will.
     """
     rows, cols = _plan_stride(height * width)
     if rows * cols > 1:
@@ -600,7 +646,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
     else:
         pcoefs, pweights, frac = coefs, weights, 1.0
     plans = []
-    best = None
+    best = stuffing = None
     for family in families:
         # predicted distortion is unimodal in the table quality: climb from the middle
         # offset to the dip, keeping only the best plan's trellis (memory)
@@ -609,10 +655,10 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         prior = [None]
 
         def dist(i):
-            nonlocal best
+            nonlocal best, stuffing
             if i not in done:
-                plan = _plan(pcoefs, family, cands[i], pweights, cw, budget, height, width, prior[0], frac)
-                prior[0] = plan[6]
+                plan = _plan(pcoefs, family, cands[i], pweights, cw, budget, height, width, prior[0], frac, stuffing)
+                prior[0], stuffing = plan[5], plan[6]
                 done[i] = plan[:3] + (None,) + plan[4:]
                 if best is None or plan[0] < best[0]:
                     best = plan
@@ -627,26 +673,29 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
                 break
             i = j
         plans += list(done.values())
-    _, (family, qt), tables, comps, lam, overhead, calib, nondc = best
+    _, (family, qt), tables, comps, lam, calib, (header, stuffing) = best
     slope = calib[3] if calib is not None else -0.2
     best = pcoefs = pweights = None  # memory: the sample is not needed any more
+    estimate = None
     if frac < 1.0:  # the chosen table's trellis on the whole image, code lengths from the sample
         lengths = [c.lengths for c in comps]
         comps = None
         comps = _trellis_components(coefs, tables, weights, cw)
         for c, ln in zip(comps, lengths):
             c.lengths = ln
-        if lam > 0:  # code lengths, DC codes and lambda from the whole image before its first (costly) write
-            _relength(comps, _model(comps, lam)[0])
-            overhead = nondc + _final_dc_bytes(comps, lam, dc_trellis)
-            lam, slope, _ = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, slope=slope)
-    elif lam > 0 and dc_trellis:  # the plan counted the rounded DC levels, the file will have the trellis'
-        corrected = nondc + _final_dc_bytes(comps, lam, dc_trellis)
-        if abs(corrected - overhead) > 0.001 * budget:
-            overhead = corrected
-            lam, slope, _ = _lam_for_bits(comps, max((budget - overhead) * 8, 0.0), guess=lam, slope=slope)
+        if lam > 0:  # code lengths from the whole image's symbols before its first (costly) write
+            runs = _model(comps, lam)[0]
+            _relength(comps, runs)
+            if dc_trellis:
+                for c, mcu in zip(comps, (2, 1, 1)):
+                    c.dc_trellis(lam, mcu)
+            estimate = _entropy_bits(comps, runs)  # these symbols; the next run at lam has the new lengths'
+            runs = None
     encodes = len(plans)
     script = None
+
+    def model(cs, x):
+        return _file_model(cs, x, dc_trellis)
 
     def real(runs, lam):
         nonlocal script
@@ -662,40 +711,44 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
             return data
         return prog.rewrite(seq, script)
 
-    runs, bits, _ = _model(comps, lam)
-    data = real(runs, lam)
-    encodes += 1
-    if progressive or dc_trellis or frac < 1.0:
-        overhead = len(data) - bits / 8
-    smallest = data
-    best, best_lam = (data, lam) if len(data) <= budget else (None, None)
-    if lam > 0 or len(data) > budget:
-        _relength(comps, runs)
-        overhead = len(data) - _bits_under_lengths(comps, runs) / 8  # the file against the new model
-        slack = int(budget * (1 - FINAL_AIM))
-        tried = set()
-        for _ in range(6):
-            if best is not None and len(best) >= budget * FINAL_ACCEPT:
-                break
-            lam, slope, _ = _lam_for_bits(comps, max((budget - slack - overhead) * 8, 0.0), guess=lam,
-                                          slope=slope)
+    # The file = its headers + the entropy-coded bits (counted exactly for given levels) and
+    # their byte stuffing, estimated per coded byte from the last file written (at first the
+    # plan's); lambda aims the file at FINAL_AIM of the budget, and the file is accepted in
+    # FINAL_ACCEPT..1 of it.
+    slack = int(budget * (1 - FINAL_AIM))
+    smallest = best = best_lam = None
+    tried = set()
+    for i in range(7):
+        if lam > 0 or i > 0:
+            target = max((budget - slack - header) / (1 + stuffing) * 8, 0.0)
+            lam, slope, _ = _lam_for_bits(comps, target, guess=lam if lam > 0 else None, slope=slope, model=model,
+                                          estimate=estimate, ftol=FINAL_FTOL)
+            estimate = None
             if lam in tried:  # the search cannot move any more
                 break
-            tried.add(lam)
-            runs, bits, _ = _model(comps, lam)
-            data = real(runs, lam)
-            encodes += 1
-            overhead = len(data) - bits / 8
-            if len(data) < len(smallest):
-                smallest = data
-            if len(data) <= budget:
-                if best is None or len(data) > len(best):
-                    best, best_lam = data, lam
-                slack = max(0, slack - (budget - len(data)) // 2)  # an overshoot's margin was too wide
-            elif lam >= 1e9:  # every AC coefficient is already zero
+        tried.add(lam)
+        runs, bits, _ = model(comps, lam)
+        data = real(runs, lam)
+        encodes += 1
+        if smallest is None or len(data) < len(smallest):
+            smallest = data
+        if len(data) <= budget:
+            if best is None or len(data) > len(best):
+                best, best_lam = data, lam
+            if len(data) >= budget * FINAL_ACCEPT or lam == 0:
                 break
-            else:
-                slack += (len(data) - budget) // 2 + 1
+            slack = max(0, slack - (budget - len(data)) // 2)  # an overshoot's margin was too wide
+        elif lam >= 1e9:  # every AC coefficient is already zero
+            break
+        else:
+            slack += (len(data) - budget) // 2 + 1
+        header = _header_bytes(data)
+        # (negative for a progressive file, whose scans code the levels in fewer bytes)
+        stuffing = max((len(data) - header) / max(bits / 8, 1.0) - 1, -0.5)
+        if i == 0 and lam > 0:  # code lengths of the file's own symbols (the count of these stays)
+            _relength(comps, runs)
+            estimate = bits
+        runs = None
     fits = best is not None
     out = best if fits else smallest
     return out, dict(fits=fits, bytes=len(out), budget=budget, table_quality=qt, table_family=family,

@@ -250,3 +250,21 @@ def test_dc_bytes_are_the_writers_dc_codes():
     magnitude_bits = writer._gather(*levels, comps[0].shape[1], 12, 16, dc_freq, ac_freq)
     code_bits = sum(int(np.sum(f * writer._codes(*writer._optimal_lengths(f), 12)[1])) for f in dc_freq)
     assert _dc_bytes(comps) == (code_bits + magnitude_bits) / 8
+
+
+def test_final_search_counts_the_files_entropy_coded_bytes():
+    # the final search predicts the file from its exact bit count; a write must confirm it
+    from msroi.codec import dct
+    from msroi.codec.semantic import (_file_model, _header_bytes, _real, _trellis_components,
+                                      frequency_weights)
+
+    rgb = _photo()[:96, :128]
+    coefs = dct.image_coefficients(rgb)
+    tables = dct.quality_tables(60)
+    comps = _trellis_components(coefs, tables, [np.ones(c.shape[:2]) for c in coefs],
+                                frequency_weights("hybrid", "robidoux"))
+    for lam in (0.0, 40.0, 400.0):
+        runs, bits, _ = _file_model(comps, lam, dc_trellis=True)
+        data = _real(comps, runs, tables, 96, 128)
+        scan = data[_header_bytes(data) - 2:-2].replace(b"\xff\x00", b"\xff")  # unstuffed, EOI off
+        assert len(scan) == -(-int(bits) // 8), lam  # padded to whole bytes
