@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -317,5 +318,23 @@ def main(argv=None) -> int:
         return 0
 
 
+def run() -> None:
+    """The ``msroi`` command: :func:`main`, then the exit handlers, and exit without tearing
+    the interpreter down. Freeing numba's and LLVM's objects one by one takes 0.2-0.3 s
+    after the work is done, a third of a one-photo command; every file a command writes
+    is complete, closed and renamed into place before :func:`main` returns (atomic
+    writes), so only the standard streams need flushing."""
+    import atexit
+
+    code = main()
+    atexit._run_exitfuncs()  # what a normal exit runs first (logging, temporary files)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe
+            pass
+    os._exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -125,3 +125,35 @@ def test_make_synthetic_prepare_dataset_and_train_commands(tmp_path):
 def test_train_on_a_missing_dataset_is_one_line(tmp_path):
     r = run("train", "--dataset", tmp_path / "nope", "-o", tmp_path / "m.keras", "--epochs", "1")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nope" in r.stderr
+
+
+def test_command_ends_with_its_output_flushed_and_its_exit_code(tmp_path, small_photo):
+    # the command leaves without tearing the interpreter down; what it printed into a pipe
+    # and its exit code must survive that, for the console script as for `python -m`
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(np.ascontiguousarray(small_photo[:, i:])).save(src / f"p{i}.png")
+    (src / "bad.png").write_bytes(b"not a png")
+    script = shutil.which("msroi", path=str(Path(sys.executable).parent))
+    commands = [[sys.executable, "-m", "msroi.cli"]] + ([[script]] if script else [])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered stdout
+    for k, cmd in enumerate(commands):
+        one = tmp_path / f"one{k}.jpg"
+        r = subprocess.run(cmd + ["compress", str(src / "p0.png"), "--prior", "center", "-o", str(one), "--json"],
+                           capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0 and json.loads(r.stdout)["bytes"] == one.stat().st_size, r.stderr
+        r = subprocess.run(cmd + ["samples"], capture_output=True, text=True, timeout=300, env=env)
+        assert r.returncode == 0 and "grace_hopper" in r.stdout, r.stderr
+        out = tmp_path / f"out{k}"
+        r = subprocess.run(cmd + ["compress", str(src), "--prior", "center", "-o", str(out)], capture_output=True,
+                           text=True, timeout=300, env=env)
+        assert r.returncode == 2, r.stderr
+        assert "bad.png" in r.stderr and "3 of 4 images compressed, 1 failed" in r.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["p0.jpg", "p1.jpg", "p2.jpg"]
+        assert all(jpeg.decode((out / f"p{i}.jpg").read_bytes()).shape[:2] == (150, 226 - i) for i in range(3))
