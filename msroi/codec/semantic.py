@@ -517,10 +517,9 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
 def _dc_bytes(comps) -> float:
     """Bytes of the DC codes and magnitudes of the components' current DC levels in a
     4:2:0 scan, with optimal Huffman tables (luma, and one shared by the chroma)."""
-    from msroi.codec.trellis import dc_order, dc_size_counts
     from msroi.codec.writer import _codes, _optimal_lengths
 
-    counts = [dc_size_counts(c.dc, dc_order(c.shape[0], c.shape[1], mcu)) for c, mcu in zip(comps, (2, 1, 1))]
+    counts = [c.dc_counts(mcu) for c, mcu in zip(comps, (2, 1, 1))]
     bits = 0
     for cnt in (counts[0], counts[1] + counts[2]):
         _, size = _codes(*_optimal_lengths(cnt), 12)

@@ -345,7 +345,9 @@ class Trellis:
         self.cands = (vals, pos, ptr, zd)
         self.w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64).reshape(n))
         self.dc = np.rint(self.dc_x).astype(np.int64)
-        self.dc_dist = float(np.sum((self.dc_x - self.dc) ** 2 * (self.w * self.cw[0])))
+        self._dc_scale = np.ascontiguousarray(self.w * self.cw[0])
+        self.dc_dist = float(np.sum((self.dc_x - self.dc) ** 2 * self._dc_scale))
+        self._orders, self._dc_counts, self._dc_hl, self._dc_last = {}, (None, None), (None, None), (None, None)
         self.lengths = code_lengths(self.counts0)
 
     @property
@@ -374,15 +376,35 @@ class Trellis:
         self._last = (key, self.lengths, (out, bits, counts, dist))  # the same call again is free
         return out, bits, counts, dist
 
+    def dc_order(self, mcu: int) -> np.ndarray:
+        """:func:`dc_order` of this component (kept)."""
+        if mcu not in self._orders:
+            self._orders[mcu] = dc_order(self.shape[0], self.shape[1], mcu)
+        return self._orders[mcu]
+
+    def dc_counts(self, mcu: int) -> np.ndarray:
+        """:func:`dc_size_counts` of the current DC levels in coding order (``mcu`` as in
+        :meth:`dc_trellis`)."""
+        if self._dc_counts[0] != mcu:
+            self._dc_counts = (mcu, dc_size_counts(self.dc, self.dc_order(mcu)))
+        return self._dc_counts[1]
+
     def dc_trellis(self, lam: float, mcu: int) -> float:
         """Choose the DC levels by :func:`_dc_trellis` at ``lam`` (``mcu``: blocks per
-        MCU side, 2 for 4:2:0 luma); updates ``dc`` and ``dc_dist``, returns the DC bits."""
-        order = dc_order(self.shape[0], self.shape[1], mcu)
-        rounded = np.rint(self.dc_x).astype(np.int64)
-        hl = dc_code_lengths(rounded, order)
-        out = np.empty_like(rounded)
-        dist, bits = _dc_trellis(self.dc_x, np.ascontiguousarray(self.w * self.cw[0]), order, float(lam), hl, out)
+        MCU side, 2 for 4:2:0 luma); updates ``dc`` and ``dc_dist``, returns the DC bits.
+        The same call again is free."""
+        key = (float(lam), mcu)
+        if self._dc_last[0] == key:
+            return self._dc_last[1]
+        order = self.dc_order(mcu)
+        if self._dc_hl[0] != mcu:  # code lengths of plain rounding's differences
+            self._dc_hl = (mcu, dc_code_lengths(np.rint(self.dc_x).astype(np.int64), order))
+        out = np.empty(len(self.dc_x), np.int64)
+        counts = np.zeros(12, np.int64)
+        dist, bits = _dc_trellis(self.dc_x, self._dc_scale, order, float(lam), self._dc_hl[1], out, counts)
         self.dc, self.dc_dist = out, float(dist)
+        self._dc_counts = (mcu, counts)
+        self._dc_last = (key, float(bits))
         return float(bits)
 
     def zigzag_levels(self, mags: np.ndarray) -> np.ndarray:
@@ -405,12 +427,13 @@ class Trellis:
 
 
 @njit(cache=True)
-def _dc_trellis(x, scale, order, lam, hl, out):
+def _dc_trellis(x, scale, order, lam, hl, out, counts):
     """Viterbi over one component's DC levels in coding order: each block's level is its
     rounded ``x`` (DC / step, signed) or one step either side, minimising
     ``scale_b (x_b - l_b)^2 + lam * (hl[size] + size)`` of the differences the
-    decoder predicts from. Writes the levels to ``out`` (block index); returns the
-    weighted distortion and the bits."""
+    decoder predicts from. Writes the levels to ``out`` (block index) and adds the size
+    categories of their differences to ``counts`` (12); returns the weighted distortion
+    and the bits."""
     n = order.shape[0]
     cost = np.empty((n, 3))
     back = np.zeros((n, 3), np.int64)
@@ -450,6 +473,7 @@ def _dc_trellis(x, scale, order, lam, hl, out):
         prev = cand[i - 1, back[i, k]] if i > 0 else 0
         s = _size(abs(c - prev))
         bits += hl[s] + s
+        counts[s] += 1
         k = back[i, k]
     return dist, bits
 

@@ -112,8 +112,8 @@ def test_dc_trellis_is_the_exact_optimum_over_its_candidates():
     bits = lambda v: sum(hl[int(abs(d)).bit_length()] + int(abs(d)).bit_length()  # noqa: E731
                          for d in np.diff(np.concatenate([[0], v])))
     for lam in (0.0, 0.7, 5.0):
-        out = np.empty(6, np.int64)
-        dist, b = _dc_trellis(x, scale, order, lam, hl, out)
+        out, counts = np.empty(6, np.int64), np.zeros(12, np.int64)
+        dist, b = _dc_trellis(x, scale, order, lam, hl, out, counts)
         r = np.floor(x + 0.5).astype(int)
         best = min(itertools.product((-1, 0, 1), repeat=6),
                    key=lambda d: np.sum((x - (r + d)) ** 2 * scale) + lam * bits(r + np.array(d)))
@@ -121,6 +121,8 @@ def test_dc_trellis_is_the_exact_optimum_over_its_candidates():
         cost = lambda v: np.sum((x - v) ** 2 * scale) + lam * bits(v)  # noqa: E731
         assert cost(out) == pytest.approx(cost(want))
         assert b == pytest.approx(bits(out)) and dist == pytest.approx(np.sum((x - out) ** 2 * scale))
+        sizes = [int(abs(d)).bit_length() for d in np.diff(np.concatenate([[0], out]))]
+        assert list(counts) == [sizes.count(s) for s in range(12)]
         if lam == 0.0:
             assert np.array_equal(out, r)
     # luma of 4:2:0: MCU order, 2x2 blocks per MCU
