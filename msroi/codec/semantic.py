@@ -359,10 +359,10 @@ def _lam_for_bits(comps, target_bits, guess=None, tol=1.003, ftol=0.001, slope=-
     over the target. ``estimate``: the bits at ``guess`` as estimated without a run (an
     earlier run's symbols under new code lengths); the search then starts with a step from
     it instead of a run at ``guess``. ``model(comps, lam)`` -> (runs, bits, distortion)
-    counts the bits (default :func:`_model`: the trellis' own estimate). Returns ``(lambda, slope, distortion)``: the slope
-    is the last estimate of d log(bits) / d log(lambda) (a start for the next search), the
-    distortion the model's at the target bits, interpolated on log-log axes between the
-    two runs nearest the target (the model's at the returned lambda after a single run),
+    counts the bits (default :func:`_model`: the trellis' own estimate). Returns
+    ``(lambda, slope, distortion)``: the slope is the last estimate of d log(bits) /
+    d log(lambda) (a start for the next search), the distortion the model's at the target
+    bits, interpolated on log-log axes between the two runs nearest the target (the model's at the returned lambda after a single run),
     so that it does not depend on where in the tolerance the search stopped.
 
     Bits fall monotonically with lambda, close to a local power law: Newton steps on
@@ -465,9 +465,10 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
 
     The file is its header plus the entropy-coded data and its byte stuffing:
     ``stuffing`` = (header bytes, stuffed bytes per entropy-coded byte) as measured on the
-    first plan's file at plain rounding (written when ``stuffing`` is None). The AC bits
-    target of the trellis follows from the budget, the DC bits of plain rounding, and the
-    Huffman codes' excess over the trellis' entropy estimate at plain rounding.
+    first plan's file at plain rounding (written when ``stuffing`` is None; later plans
+    predict theirs from its exact bits). The trellis' AC bits target is the budget less the
+    header and, scaled from this file at plain rounding, everything else (DC codes, the
+    Huffman codes' excess over the trellis' estimate, stuffing).
 
     ``coefs`` and ``weights`` may be a sample of the image's MCUs holding ``frac`` of its
     blocks (:func:`_sample_mcus`): header and stuffing are the sample's, its DC bits are
