@@ -518,14 +518,17 @@ def _plan(coefs, family, qt, weights, cw, budget, height, width, prior=None, fra
 def _dc_bytes(comps) -> float:
     """Bytes of the DC codes and magnitudes of the components' current DC levels in a
     4:2:0 scan, with optimal Huffman tables (luma, and one shared by the chroma)."""
-    from msroi.codec.writer import _codes, _optimal_lengths
+    from msroi.codec.writer import huffman_bits
 
     counts = [c.dc_counts(mcu) for c, mcu in zip(comps, (2, 1, 1))]
     bits = 0
     for cnt in (counts[0], counts[1] + counts[2]):
-        _, size = _codes(*_optimal_lengths(cnt), 12)
-        bits += int(np.sum(cnt * (size + np.arange(12))))
+        bits += huffman_bits(cnt) + int(cnt @ np.arange(12))
     return bits / 8
+
+
+#: Magnitude bits of each AC symbol index (run * 16 + size): its size.
+_MAGNITUDE_BITS = np.tile(np.arange(16), 16)
 
 
 def _entropy_bits(comps, runs) -> float:
@@ -534,14 +537,13 @@ def _entropy_bits(comps, runs) -> float:
     Huffman tables for exactly these symbols (luma; one shared by the chroma) and the
     magnitude bits. (The trellis' own count prices symbols by their entropy, which
     Huffman codes exceed by about 1 %, by a share that moves with lambda.)"""
-    from msroi.codec.writer import _codes, _optimal_lengths
+    from msroi.codec.writer import huffman_bits
 
     bits = 8.0 * _dc_bytes(comps)
     for counts in (runs[0][2], runs[1][2] + runs[2][2]):
         freq = np.array(counts[:256])
         freq[0x00], freq[0xF0] = counts[256], counts[257]  # EOB and ZRL (size 0: no other symbol has it)
-        _, size = _codes(*_optimal_lengths(freq), 256)
-        bits += float(np.sum(freq * size) + np.sum(counts[:256].reshape(16, 16) * np.arange(16)))
+        bits += float(huffman_bits(freq) + counts[:256] @ _MAGNITUDE_BITS)
     return bits
 
 

@@ -205,18 +205,26 @@ def _optimal_lengths(freq):
     f = np.zeros(257, np.int64)
     f[:freq.shape[0]] = freq
     f[256] = 1  # reserved: no real symbol gets the all-ones code
+    used = np.empty(257, np.int64)  # the symbols that occur, in index order (ties go as in a scan of all)
+    m = 0
+    for i in range(257):
+        if f[i]:
+            used[m] = i
+            m += 1
     codesize = np.zeros(257, np.int64)
     others = np.full(257, -1, np.int64)
     while True:
         c1 = -1
         v = np.int64(1) << 62
-        for i in range(257):
+        for t in range(m):
+            i = used[t]
             if f[i] and f[i] <= v:
                 v = f[i]
                 c1 = i
         c2 = -1
         v = np.int64(1) << 62
-        for i in range(257):
+        for t in range(m):
+            i = used[t]
             if f[i] and f[i] <= v and i != c1:
                 v = f[i]
                 c2 = i
@@ -253,11 +261,27 @@ def _optimal_lengths(freq):
     vals = np.empty(256, np.int64)
     p = 0
     for length in range(1, 33):
-        for j in range(256):
-            if codesize[j] == length:
+        for t in range(m):
+            j = used[t]
+            if j < 256 and codesize[j] == length:
                 vals[p] = j
                 p += 1
     return bits[:17].copy(), vals[:p].copy()
+
+
+@njit(cache=True)
+def huffman_bits(freq) -> int:
+    """Bits of the Huffman codes (magnitude bits not included) of symbols occurring
+    ``freq`` times each, under the optimal table :func:`_optimal_lengths` builds for them:
+    what the writer spends on them."""
+    bits, vals = _optimal_lengths(freq)
+    total = 0
+    p = 0
+    for length in range(1, 17):
+        for _ in range(bits[length]):
+            total += freq[vals[p]] * length
+            p += 1
+    return total
 
 
 def _codes(bits: np.ndarray, vals: np.ndarray, nsym: int) -> tuple[np.ndarray, np.ndarray]:
