@@ -268,3 +268,12 @@ def test_final_search_counts_the_files_entropy_coded_bytes():
         data = _real(comps, runs, tables, 96, 128)
         scan = data[_header_bytes(data) - 2:-2].replace(b"\xff\x00", b"\xff")  # unstuffed, EOI off
         assert len(scan) == -(-int(bits) // 8), lam  # padded to whole bytes
+
+
+def test_both_table_families_up_to_quality_100():
+    # "auto" tries the standard's tables too, uncapped: a plan at quality 100 (libjpeg's
+    # scale 0) must not break the next plan's lambda prediction
+    rgb = _photo()[:64, :96]
+    budget = len(_pillow(rgb, 95))
+    data, info = encode_semantic(rgb, np.ones(rgb.shape[:2]), budget, tables="auto")
+    assert info["fits"] and len(data) <= budget and _decode(data)[0].shape == rgb.shape
