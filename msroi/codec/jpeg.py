@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import threading
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,15 +43,37 @@ def encode(rgb: np.ndarray, quality: int, options: EncoderOptions = EncoderOptio
         raise ValueError(f"JPEG quality must be in 1..100, got {quality}")
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB array, got {rgb.shape} {rgb.dtype}")
+    image = Image.fromarray(rgb, "RGB")
+    if not (options.optimize or options.progressive):
+        return _pillow_jpeg(image, quality, options)
+    # Optimising or progressive, libjpeg writes the whole file at the end into the buffer
+    # Pillow gives it, which cannot be refilled there: 1 byte per pixel below quality 95,
+    # 2 from 95. A larger file fails with "broken data stream" (noise at quality 94 takes
+    # 1.1 bytes per pixel; at 100 with 4:4:4, about 3). From quality 80, and after any such
+    # failure, the buffer can hold 6 bytes per pixel (not resident until written).
+    if quality < 80:
+        try:
+            return _pillow_jpeg(image, quality, options)
+        except OSError:
+            pass
+    from PIL import ImageFile
+
+    with _BUFFER_LOCK:
+        default = ImageFile.MAXBLOCK
+        ImageFile.MAXBLOCK = max(default, 6 * rgb.shape[0] * rgb.shape[1] + 65536)
+        try:
+            return _pillow_jpeg(image, quality, options)
+        finally:
+            ImageFile.MAXBLOCK = default
+
+
+_BUFFER_LOCK = threading.Lock()
+
+
+def _pillow_jpeg(image, quality: int, options: EncoderOptions) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(
-        buf,
-        format="JPEG",
-        quality=int(quality),
-        subsampling=SUBSAMPLING[options.subsampling],
-        optimize=options.optimize,
-        progressive=options.progressive,
-    )
+    image.save(buf, format="JPEG", quality=int(quality), subsampling=SUBSAMPLING[options.subsampling],
+               optimize=options.optimize, progressive=options.progressive)
     return buf.getvalue()
 
 

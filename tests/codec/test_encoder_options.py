@@ -127,3 +127,20 @@ def test_dc_trellis_is_the_exact_optimum_over_its_candidates():
             assert np.array_equal(out, r)
     # luma of 4:2:0: MCU order, 2x2 blocks per MCU
     assert list(dc_order(2, 4, 2)) == [0, 1, 4, 5, 2, 3, 6, 7]
+
+
+@pytest.mark.parametrize("quality, subsampling, progressive", [(60, "4:2:0", False), (94, "4:4:4", False),
+                                                                (94, "4:4:4", True), (100, "4:4:4", False)])
+def test_standard_jpeg_of_noise_at_any_quality(quality, subsampling, progressive):
+    # noise codes to more bytes than pixels at high qualities; Pillow's optimising writer
+    # had room for 1 byte per pixel below quality 95 and 2 above, and failed beyond
+    rgb = np.random.default_rng(quality).integers(0, 256, (400, 300, 3), dtype=np.uint8)  # more than 64 KiB of pixels
+    options = jpeg.EncoderOptions(subsampling=subsampling, optimize=True, progressive=progressive)
+    data = jpeg.encode(rgb, quality, options)
+    if quality >= 94:
+        assert len(data) > rgb.shape[0] * rgb.shape[1]
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (300, 400) and (im.info.get("progressive", 0) == 1) == progressive
+    from PIL import ImageFile
+
+    assert ImageFile.MAXBLOCK == 65536  # Pillow's own setting is back
