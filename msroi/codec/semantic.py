@@ -64,7 +64,7 @@ EXTRA_OFFSETS = {"robidoux": (27, 35)}
 #: Highest table quality tried for these families unless the base quality is higher
 #: (finer tables were never chosen on the development set and their trellis is the
 #: slowest: about 0.9 s of a 2.2 s encode at a q90 budget). At a q95 budget Robidoux's q95
-#: tables at plain rounding leave 2-21 % of it unused; filling it with finer tables
+#: tables at plain rounding leave 6-21 % of it unused; filling it with finer tables
 #: (up to the base + 4) scored no better (SSIMULACRA2 -0.04 on average over 5 photos at
 #: q92/95/97, -2.2 to +1.5 each) at 2-5x the time.
 MAX_TABLE_QUALITY = {"robidoux": 95}
