@@ -551,14 +551,20 @@ def _entropy_bits(comps, runs) -> float:
     return bits
 
 
+def _file_dc(comps, lam, dc_trellis) -> None:
+    """Set the components' DC levels to those the file at ``lam`` has: the DC trellis' at
+    ``lam`` (when on and ``lam`` > 0), else as they are."""
+    if dc_trellis and lam > 0:
+        for c, mcu in zip(comps, (2, 1, 1)):
+            c.dc_trellis(lam, mcu)
+
+
 def _file_model(comps, lam, dc_trellis):
     """:func:`_model` counting the file's bits instead of the trellis' estimate: the runs at
     ``lam``, :func:`_entropy_bits` with the DC levels the file at ``lam`` will have, and the
     distortion."""
     runs, _, dist = _model(comps, lam)
-    if dc_trellis and lam > 0:
-        for c, mcu in zip(comps, (2, 1, 1)):
-            c.dc_trellis(lam, mcu)
+    _file_dc(comps, lam, dc_trellis)
     return runs, _entropy_bits(comps, runs), dist
 
 
@@ -692,9 +698,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
         if lam > 0:  # code lengths from the whole image's symbols before its first (costly) write
             runs = _model(comps, lam)[0]
             _relength(comps, runs)
-            if dc_trellis:
-                for c, mcu in zip(comps, (2, 1, 1)):
-                    c.dc_trellis(lam, mcu)
+            _file_dc(comps, lam, dc_trellis)
             estimate = _entropy_bits(comps, runs)  # these symbols; the next run at lam has the new lengths'
             runs = None
     encodes = len(plans)
@@ -705,9 +709,7 @@ def _trellis_search(coefs, families, qts, weights, cw, budget, height, width, pr
 
     def real(runs, lam):
         nonlocal script
-        if dc_trellis and lam > 0:
-            for c, mcu in zip(comps, (2, 1, 1)):
-                c.dc_trellis(lam, mcu)
+        _file_dc(comps, lam, dc_trellis)
         seq = _real(comps, runs, tables, height, width)
         if not progressive:
             return seq
